@@ -1,0 +1,60 @@
+import type { Logger } from 'pino';
+import { loadConfig, secretValues } from '../config/index.js';
+import { createPipeline } from '../core/create-pipeline.js';
+import { InvalidEventError, type ValidationIssue } from '../core/errors.js';
+import { createLogger } from '../core/logger.js';
+import type { DedupOutcome, DedupPipeline } from '../core/pipeline.js';
+import { createSink } from '../sinks/index.js';
+import { createStore } from '../store/index.js';
+
+/**
+ * The pipeline as the handler of a Lambda function targeted by an EventBridge rule. EventBridge invokes the
+ * function asynchronously, and Lambda retries an invocation that throws (twice by default, then its
+ * on-failure destination or DLQ): https://docs.aws.amazon.com/lambda/latest/dg/invocation-async.html
+ * So a retryable failure throws; a duplicate resolves without processing; an invalid event resolves with
+ * its issues, because a retry cannot fix it.
+ */
+
+export type LambdaResult = DedupOutcome | { status: 'invalid'; issues: ValidationIssue[] };
+
+export type EventBridgeLambdaHandler = (event: unknown, context?: unknown) => Promise<LambdaResult>;
+
+export function createLambdaHandler({ pipeline, logger }: { pipeline: DedupPipeline; logger: Logger }): EventBridgeLambdaHandler {
+  return async (event) => {
+    const trace = {};
+    try {
+      const outcome = await pipeline.handle(event, {}, trace);
+      logger.info({ ...trace, outcome: outcome.status }, 'event handled');
+      return outcome;
+    } catch (error) {
+      if (error instanceof InvalidEventError) {
+        logger.warn({ ...trace, outcome: 'invalid', issues: error.issues }, 'invalid event: not retried');
+        return { status: 'invalid', issues: error.issues };
+      }
+      logger.error({ ...trace, err: error }, 'event failed: throwing so Lambda retries');
+      throw error;
+    }
+  };
+}
+
+let initialised: Promise<EventBridgeLambdaHandler> | undefined;
+
+/** Built once per execution environment from the same variables as the server, then reused. */
+async function initialise(): Promise<EventBridgeLambdaHandler> {
+  const config = loadConfig();
+  if (config.DEDUP_STRATEGY === 'header') {
+    throw new Error('DEDUP_STRATEGY=header needs HTTP headers, which a Lambda target does not receive');
+  }
+  const logger = createLogger({ level: config.LOG_LEVEL, secrets: secretValues(config) });
+  const store = await createStore(config, logger);
+  const sink = await createSink(config, logger);
+  return createLambdaHandler({ pipeline: createPipeline({ config, store, sink, logger }), logger });
+}
+
+export const handler: EventBridgeLambdaHandler = async (event, context) => {
+  initialised ??= initialise().catch((error: unknown) => {
+    initialised = undefined;
+    throw error;
+  });
+  return (await initialised)(event, context);
+};

@@ -1,0 +1,115 @@
+import { z } from 'zod';
+
+/**
+ * Every variable of ../shared/CONTRACT.md (and the README's additions), parsed once at start-up. Keys keep
+ * the variables' own names so the code, the README and `.env.example` can be searched for one spelling.
+ * The `Config` type is inferred from this schema; it is never written by hand.
+ */
+
+const int = (min: number, max: number, fallback: number) =>
+  z
+    .string()
+    .trim()
+    .regex(/^\d+$/, { message: 'expected a whole number' })
+    .transform(Number)
+    .pipe(
+      z
+        .number()
+        .int()
+        .min(min, { message: `must be at least ${min}` })
+        .max(max, { message: `must be at most ${max}` }),
+    )
+    .default(fallback);
+
+/** Comma-separated values, blanks dropped. */
+const list = z
+  .string()
+  .optional()
+  .transform((value) =>
+    (value ?? '')
+      .split(',')
+      .map((part) => part.trim())
+      .filter((part) => part.length > 0),
+  );
+
+const optionalString = z
+  .string()
+  .optional()
+  .transform((value) => (value?.trim() ? value.trim() : undefined));
+
+const hostPort = /^[^\s:]+:\d{1,5}$/;
+const hostPortList = list.refine((items) => items.every((item) => hostPort.test(item)), {
+  message: 'expected comma-separated host:port pairs',
+});
+
+const redisUrl = optionalString.refine((value) => value === undefined || /^rediss?:\/\/.+/.test(value), {
+  message: 'expected a redis:// or rediss:// URL',
+});
+
+const httpUrl = optionalString.refine((value) => value === undefined || /^https?:\/\/.+/.test(value), {
+  message: 'expected an http:// or https:// URL',
+});
+
+const headerName = (fallback: string) =>
+  z
+    .string()
+    .trim()
+    .regex(/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/, { message: 'expected an HTTP header name' })
+    .transform((value) => value.toLowerCase())
+    .default(fallback);
+
+/** EventBridge retries for up to 24 h by default: a key kept for less lets a late retry through. */
+export const MIN_TTL_SECONDS = 86_400;
+
+export const envSchema = z.object({
+  NODE_ENV: z.string().optional().default('development'),
+  PORT: int(0, 65_535, 3000),
+  HOST: z.string().trim().min(1).default('0.0.0.0'),
+  EVENTS_PATH: z
+    .string()
+    .trim()
+    .regex(/^\/[A-Za-z0-9._~!$&'()*+,;=:@/-]*$/, { message: 'expected a path beginning with /' })
+    .default('/events'),
+
+  REDIS_URL: redisUrl,
+  REDIS_CLUSTER_NODES: hostPortList,
+  REDIS_SENTINELS: hostPortList,
+  REDIS_SENTINEL_NAME: optionalString,
+  REDIS_WAIT_REPLICAS: int(0, 16, 0),
+  REDIS_WAIT_TIMEOUT_MS: int(1, 60_000, 100),
+  REDIS_COMMAND_TIMEOUT_MS: int(10, 60_000, 500),
+  STORE: z.enum(['redis', 'memory']).optional(),
+
+  DEDUP_PREFIX: z.string().default('ebdedup:'),
+  DEDUP_STRATEGY: z.enum(['content', 'event-id', 'header', 'rules']).default('content'),
+  DEDUP_IGNORE_FIELDS: list,
+  DEDUP_HEADER: headerName('idempotency-key'),
+  DEDUP_RULES_FILE: optionalString,
+  EVENT_SCHEMA: z.enum(['envelope', 'any']).default('envelope'),
+  REPLAY_POLICY: z.enum(['dedup', 'reprocess']).default('dedup'),
+  DEDUP_TTL_SECONDS: int(MIN_TTL_SECONDS, 31 * 86_400, 86_400),
+  DEDUP_LEASE_SECONDS: int(1, 3600, 30),
+  STORE_FAILURE: z.enum(['fail-closed', 'fail-open']).default('fail-closed'),
+
+  AUTH_MODE: z.enum(['api-key', 'basic', 'bearer', 'none']).default('api-key'),
+  API_KEY_HEADER: headerName('x-api-key'),
+  API_KEYS: list,
+  BASIC_AUTH_USERS: list.refine((pairs) => pairs.every((pair) => /^[^:]+:.+$/.test(pair)), {
+    message: 'expected comma-separated user:password pairs',
+  }),
+  BEARER_TOKENS: list,
+
+  SINK: z.enum(['log', 'redis-stream', 'http', 'module']).default('log'),
+  SINK_STREAM: z.string().trim().min(1).default('ebdedup:events'),
+  SINK_STREAM_MAXLEN: int(1, 1_000_000_000, 1_000_000),
+  SINK_STREAM_PARTITIONS: int(1, 1024, 1),
+  SINK_HTTP_URL: httpUrl,
+  SINK_MODULE: optionalString,
+  SINK_TIMEOUT_MS: int(1, 900_000, 4000),
+
+  BODY_LIMIT_BYTES: int(1024, 64 * 1024 * 1024, 2_097_152),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  SHUTDOWN_TIMEOUT_MS: int(100, 600_000, 10_000),
+});
+
+export type RawEnv = z.input<typeof envSchema>;

@@ -1,0 +1,121 @@
+/**
+ * The receiver's one family of errors. Each carries a stable `code` (the `error` field of the JSON answer) and
+ * the HTTP status that tells EventBridge whether a retry can help: API destinations retry 401, 407, 409, 429
+ * and 5xx, and send everything else to the dead-letter queue.
+ * https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-api-destinations.html#eb-api-destination-error-handling
+ *
+ * The HTTP error handler (src/http/error-handler.ts) is the one place that turns them into responses; the
+ * Lambda adapter decides from `retryable` whether to throw.
+ */
+
+export interface ValidationIssue {
+  /** The field as sent, dotted: `detail-type`, `detail.eventBody.id`; empty for the body itself. */
+  path: string;
+  message: string;
+}
+
+export abstract class ReceiverError extends Error {
+  abstract readonly code: string;
+  abstract readonly statusCode: number;
+  /** Seconds for a `Retry-After` header, where the status invites a retry. */
+  readonly retryAfterSeconds: number | undefined = undefined;
+
+  get retryable(): boolean {
+    return this.statusCode === 401 || this.statusCode === 409 || this.statusCode >= 500;
+  }
+
+  /** The JSON body. From 500 up it names the failure class only, never internals. */
+  toBody(): Record<string, unknown> {
+    return { error: this.code };
+  }
+}
+
+export class InvalidEventError extends ReceiverError {
+  readonly code = 'invalid_event';
+  readonly statusCode = 400;
+  constructor(readonly issues: ValidationIssue[]) {
+    super(`invalid event: ${issues.map((i) => (i.path ? `${i.path}: ${i.message}` : i.message)).join('; ')}`);
+  }
+  override toBody() {
+    return { error: this.code, issues: this.issues };
+  }
+}
+
+export class UnauthorizedError extends ReceiverError {
+  readonly code = 'unauthorized';
+  readonly statusCode = 401;
+  constructor(readonly wwwAuthenticate?: string) {
+    super('missing or wrong credentials');
+  }
+}
+
+export class PayloadTooLargeError extends ReceiverError {
+  readonly code = 'payload_too_large';
+  readonly statusCode = 413;
+  constructor(limitBytes: number) {
+    super(`body larger than ${limitBytes} bytes`);
+  }
+}
+
+export class UnsupportedMediaTypeError extends ReceiverError {
+  readonly code = 'unsupported_media_type';
+  readonly statusCode = 415;
+  constructor(contentType: string | undefined) {
+    super(`content type ${contentType ? `'${contentType}'` : '(none)'} is not JSON`);
+  }
+}
+
+export class NotFoundError extends ReceiverError {
+  readonly code = 'not_found';
+  readonly statusCode = 404;
+  constructor(method: string, url: string) {
+    super(`no route ${method} ${url}`);
+  }
+}
+
+export class InProgressError extends ReceiverError {
+  readonly code = 'in_progress';
+  readonly statusCode = 409;
+  override readonly retryAfterSeconds: number;
+  constructor(
+    readonly key: string,
+    retryAfterSeconds = 1,
+  ) {
+    super(`key ${key} is being processed right now`);
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+  override toBody() {
+    return { error: this.code, key: this.key };
+  }
+}
+
+export class ProcessingFailedError extends ReceiverError {
+  readonly code = 'processing_failed';
+  readonly statusCode = 500;
+  constructor(
+    readonly key: string,
+    options?: ErrorOptions,
+  ) {
+    super(`the sink failed for key ${key}`, options);
+  }
+}
+
+export class StoreUnavailableError extends ReceiverError {
+  readonly code = 'store_unavailable';
+  readonly statusCode = 503;
+  override readonly retryAfterSeconds = 2;
+  constructor(operation: string, options?: ErrorOptions) {
+    super(`idempotency store unavailable during ${operation}`, options);
+  }
+}
+
+export class ProcessingTimeoutError extends ReceiverError {
+  readonly code = 'processing_timeout';
+  readonly statusCode = 504;
+  constructor(
+    readonly key: string,
+    timeoutMs: number,
+  ) {
+    super(`the sink passed its ${timeoutMs} ms deadline for key ${key}`);
+  }
+}

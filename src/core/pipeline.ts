@@ -1,0 +1,242 @@
+import type { Logger } from 'pino';
+import { type EventSchemaMode, type ValidatedEvent, validateEvent } from '../events/envelope.js';
+import type { KeyStrategy, RequestHeaders } from '../events/keys.js';
+import type { Sink, SinkContext } from '../sinks/types.js';
+import type { IdempotencyStore } from '../store/types.js';
+import {
+  InProgressError,
+  ProcessingFailedError,
+  ProcessingTimeoutError,
+  ReceiverError,
+  StoreUnavailableError,
+} from './errors.js';
+
+/**
+ * The receiver's core: validate → key → claim → sink under a deadline → complete or release. It knows
+ * nothing of HTTP; the Fastify route and the Lambda adapter both call `handle`.
+ *
+ * Its promise: a failure before the sink's success is recorded never leaves the key marked processed, so a
+ * retry can always succeed later; a key marked processed is never processed again while it is kept.
+ */
+
+export type DedupOutcome =
+  | { status: 'processed'; key: string }
+  | { status: 'duplicate'; key: string; firstSeenAt: string };
+
+/** What the pipeline learnt about a request, filled in as it goes, for the caller's log line. */
+export interface RequestTrace {
+  key?: string;
+  eventId?: string;
+  detailType?: string;
+}
+
+export interface PipelineOptions {
+  store: IdempotencyStore;
+  sink: Sink;
+  logger: Logger;
+  keyStrategy: KeyStrategy;
+  eventSchema: EventSchemaMode;
+  leaseSeconds: number;
+  sinkTimeoutMs: number;
+  storeFailure: 'fail-closed' | 'fail-open';
+}
+
+type SinkResult = { ok: true } | { ok: false; error: unknown };
+
+interface HeldClaim {
+  key: string;
+  token: string;
+  renewedAt: number;
+}
+
+export class DedupPipeline {
+  private readonly store: IdempotencyStore;
+  private readonly sink: Sink;
+  private readonly logger: Logger;
+  private readonly keyStrategy: KeyStrategy;
+  private readonly eventSchema: EventSchemaMode;
+  private readonly leaseMs: number;
+  private readonly sinkTimeoutMs: number;
+  private readonly failOpen: boolean;
+  /** Sinks still running after their request was answered 504, settled in the background. */
+  private readonly settling = new Set<Promise<void>>();
+  /** Claims whose sink is running: the heartbeat renews their leases. */
+  private readonly held = new Set<HeldClaim>();
+  private readonly heartbeat: NodeJS.Timeout;
+
+  constructor(options: PipelineOptions) {
+    this.store = options.store;
+    this.sink = options.sink;
+    this.logger = options.logger;
+    this.keyStrategy = options.keyStrategy;
+    this.eventSchema = options.eventSchema;
+    this.leaseMs = options.leaseSeconds * 1000;
+    this.sinkTimeoutMs = options.sinkTimeoutMs;
+    this.failOpen = options.storeFailure === 'fail-open';
+    // One timer for all claims rather than one per request: a live holder renews a third of the way into its
+    // lease, so it never loses the claim while its sink runs; a dead one stops renewing and loses it.
+    this.heartbeat = setInterval(() => this.renewLeases(), Math.max(Math.floor(this.leaseMs / 3), 50));
+    this.heartbeat.unref();
+  }
+
+  async handle(body: unknown, headers: RequestHeaders, trace: RequestTrace = {}): Promise<DedupOutcome> {
+    const event = validateEvent(body, this.eventSchema);
+    if (event.kind === 'envelope') {
+      trace.eventId = event.envelope.id;
+      trace.detailType = event.envelope['detail-type'];
+    }
+    const dedupKey = this.keyStrategy(event, headers);
+    trace.key = dedupKey.key;
+
+    let claim: Awaited<ReturnType<IdempotencyStore['claimKey']>>;
+    try {
+      claim = await this.store.claimKey(dedupKey.key, this.leaseMs);
+    } catch (error) {
+      if (!this.failOpen) throw new StoreUnavailableError('claim', { cause: error });
+      this.logger.warn(
+        { err: error, key: dedupKey.key },
+        'store unavailable: processing without dedup (STORE_FAILURE=fail-open)',
+      );
+      return this.processWithoutClaim(event, dedupKey.key, trace);
+    }
+
+    switch (claim.outcome) {
+      case 'duplicate':
+        return { status: 'duplicate', key: dedupKey.key, firstSeenAt: new Date(claim.firstSeenAt).toISOString() };
+      case 'in_progress':
+        throw new InProgressError(dedupKey.key, 1);
+      case 'claimed':
+        return this.processClaimed(event, dedupKey.key, claim.token, dedupKey.ttlSeconds, trace);
+    }
+  }
+
+  private async processClaimed(
+    event: ValidatedEvent,
+    key: string,
+    token: string,
+    ttlSeconds: number,
+    trace: RequestTrace,
+  ): Promise<DedupOutcome> {
+    const claimedAt = Date.now();
+    const held: HeldClaim = { key, token, renewedAt: claimedAt };
+    this.held.add(held);
+    const controller = new AbortController();
+    const run = this.runSink(event, key, trace, controller.signal);
+    const result = run instanceof Promise ? await this.withinDeadline(run) : run;
+
+    if (result === 'timeout') {
+      controller.abort(new Error(`SINK_TIMEOUT_MS (${this.sinkTimeoutMs} ms) passed`));
+      // The claim stays until the sink settles: a retry meanwhile gets 409, then the final answer.
+      this.settleLater((run as Promise<SinkResult>).then((late) => this.finish(late, held, claimedAt, ttlSeconds)));
+      throw new ProcessingTimeoutError(key, this.sinkTimeoutMs);
+    }
+    await this.finish(result, held, claimedAt, ttlSeconds);
+    if (!result.ok) throw new ProcessingFailedError(key, { cause: result.error });
+    return { status: 'processed', key };
+  }
+
+  /** Records the sink's result: processed on success, the claim released on failure. Never throws. */
+  private async finish(result: SinkResult, held: HeldClaim, claimedAt: number, ttlSeconds: number): Promise<void> {
+    this.held.delete(held);
+    const { key, token } = held;
+    if (result.ok) {
+      try {
+        const recorded = await this.store.completeClaim(key, token, claimedAt, ttlSeconds);
+        if (!recorded) this.logger.warn({ key }, 'claim was taken over by another delivery before completion');
+      } catch (error) {
+        // The work is done, so the answer is still 200. The claim lapses after DEDUP_LEASE_SECONDS; only a
+        // delivery arriving after that could process the event again.
+        this.logger.error({ err: error, key }, 'could not record the event as processed');
+      }
+      return;
+    }
+    try {
+      await this.store.releaseClaim(key, token);
+    } catch (error) {
+      // The claim lapses after DEDUP_LEASE_SECONDS, and a retry after that processes the event.
+      this.logger.error({ err: error, key }, 'could not release the claim after a sink failure');
+    }
+  }
+
+  private async processWithoutClaim(event: ValidatedEvent, key: string, trace: RequestTrace): Promise<DedupOutcome> {
+    const controller = new AbortController();
+    const run = this.runSink(event, key, trace, controller.signal);
+    const result = run instanceof Promise ? await this.withinDeadline(run) : run;
+    if (result === 'timeout') {
+      controller.abort(new Error(`SINK_TIMEOUT_MS (${this.sinkTimeoutMs} ms) passed`));
+      this.settleLater((run as Promise<SinkResult>).then(() => undefined));
+      throw new ProcessingTimeoutError(key, this.sinkTimeoutMs);
+    }
+    if (!result.ok) throw new ProcessingFailedError(key, { cause: result.error });
+    return { status: 'processed', key };
+  }
+
+  /** Calls the sink; a synchronous sink (the log sink) is answered without a promise or a timer. */
+  private runSink(
+    event: ValidatedEvent,
+    key: string,
+    trace: RequestTrace,
+    signal: AbortSignal,
+  ): SinkResult | Promise<SinkResult> {
+    const context: SinkContext = {
+      key,
+      eventId: trace.eventId,
+      detailType: trace.detailType,
+      signal,
+      logger: this.logger,
+    };
+    try {
+      const pending = this.sink.handle(event.body, context);
+      if (pending === undefined) return { ok: true };
+      return Promise.resolve(pending).then(
+        (): SinkResult => ({ ok: true }),
+        (error: unknown): SinkResult => ({ ok: false, error }),
+      );
+    } catch (error) {
+      return { ok: false, error };
+    }
+  }
+
+  private withinDeadline(run: Promise<SinkResult>): Promise<SinkResult | 'timeout'> {
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<'timeout'>((resolve) => {
+      timer = setTimeout(resolve, this.sinkTimeoutMs, 'timeout');
+    });
+    return Promise.race([run, deadline]).finally(() => clearTimeout(timer));
+  }
+
+  private settleLater(settlement: Promise<void>): void {
+    const tracked = settlement.catch((error: unknown) => {
+      this.logger.error({ err: error }, 'settling a late sink failed');
+    });
+    this.settling.add(tracked);
+    void tracked.finally(() => this.settling.delete(tracked));
+  }
+
+  private renewLeases(): void {
+    const now = Date.now();
+    const due = now - this.leaseMs / 3;
+    for (const held of this.held) {
+      if (held.renewedAt > due) continue;
+      held.renewedAt = now;
+      this.store.renewClaim(held.key, held.token, this.leaseMs).then(
+        (renewed) => {
+          if (!renewed && this.held.has(held)) {
+            this.logger.warn({ key: held.key }, 'lost a claim while its sink was still running');
+          }
+        },
+        (error: unknown) => this.logger.warn({ err: error, key: held.key }, 'could not renew a claim lease'),
+      );
+    }
+  }
+
+  /** Waits for sinks that outlived their request's deadline, then stops the heartbeat. */
+  async close(): Promise<void> {
+    while (this.settling.size > 0) await Promise.all([...this.settling]);
+    clearInterval(this.heartbeat);
+  }
+}
+
+export function isReceiverError(error: unknown): error is ReceiverError {
+  return error instanceof ReceiverError;
+}

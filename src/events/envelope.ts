@@ -1,0 +1,86 @@
+import { z } from 'zod';
+import { InvalidEventError, type ValidationIssue } from '../core/errors.js';
+
+/**
+ * The EventBridge event as an API destination posts it by default (no input transformer), with the field
+ * names EventBridge really uses: `detail-type`, not `detailType`.
+ * https://docs.aws.amazon.com/eventbridge/latest/ref/overiew-event-structure.html
+ * Unknown fields are allowed and kept: the sink receives the body exactly as it was sent.
+ */
+export const envelopeSchema = z.looseObject({
+  version: z.string(),
+  id: z.string().min(1),
+  'detail-type': z.string().min(1),
+  source: z.string().min(1),
+  account: z.string(),
+  time: z.iso.datetime({ offset: true }),
+  region: z.string(),
+  resources: z.array(z.string()),
+  detail: z.record(z.string(), z.unknown()),
+  /** Set by EventBridge on events replayed from an archive. */
+  'replay-name': z.string().min(1).optional(),
+});
+
+export type EventEnvelope = z.infer<typeof envelopeSchema>;
+
+/**
+ * Genesys Cloud's notification inside `detail`, as its EventBridge integration publishes it. `metadata` and
+ * `timestamp` differ between two publications of one notification, so they are optional here and left out of
+ * the content digest. https://developer.genesys.cloud/notificationsalerts/notifications/event-bridge
+ */
+export const genesysDetailSchema = z.looseObject({
+  topicName: z.string().min(1),
+  version: z.string(),
+  eventBody: z.record(z.string(), z.unknown()),
+  metadata: z.looseObject({ CorrelationId: z.string().optional() }).optional(),
+  timestamp: z.string().optional(),
+});
+
+export type GenesysDetail = z.infer<typeof genesysDetailSchema>;
+
+/** `aws.partner/genesys.com/cloud/<org>/<name>`, or `genesys.com.test` from Genesys' test environment. */
+const GENESYS_SOURCE = /^aws\.partner\/genesys\.com(?:\.[a-z0-9-]+)?\/cloud\//;
+
+export function isGenesysSource(source: string): boolean {
+  return GENESYS_SOURCE.test(source);
+}
+
+/** A validated event: `body` is the request body as sent, unknown fields included. */
+export type ValidatedEvent =
+  | { kind: 'envelope'; body: Record<string, unknown>; envelope: EventEnvelope; genesys: boolean }
+  | { kind: 'any'; body: Record<string, unknown> };
+
+export type EventSchemaMode = 'envelope' | 'any';
+
+function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && !Array.isArray(value);
+}
+
+/** Zod's messages, but "is required" for a missing field: the most common problem deserves the plainest words. */
+const parseOptions = {
+  error: (issue: z.core.$ZodRawIssue) => (issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : undefined),
+};
+
+function toIssues(error: z.ZodError, prefix: readonly PropertyKey[] = []): ValidationIssue[] {
+  return error.issues.map((issue) => ({
+    path: [...prefix, ...issue.path].map(String).join('.'),
+    message: issue.message,
+  }));
+}
+
+export function validateEvent(body: unknown, mode: EventSchemaMode): ValidatedEvent {
+  if (!isPlainObject(body)) {
+    throw new InvalidEventError([{ path: '', message: 'the body must be a JSON object' }]);
+  }
+  if (mode === 'any') return { kind: 'any', body };
+
+  const parsed = envelopeSchema.safeParse(body, parseOptions);
+  if (!parsed.success) throw new InvalidEventError(toIssues(parsed.error));
+  const envelope = parsed.data;
+  const genesys = isGenesysSource(envelope.source);
+  if (genesys) {
+    const detail = genesysDetailSchema.safeParse(envelope.detail, parseOptions);
+    if (!detail.success) throw new InvalidEventError(toIssues(detail.error, ['detail']));
+  }
+  return { kind: 'envelope', body, envelope, genesys };
+}

@@ -1,0 +1,151 @@
+import { createHash } from 'node:crypto';
+import canonicalizeModule from 'canonicalize';
+import { InvalidEventError } from '../core/errors.js';
+import type { ValidatedEvent } from './envelope.js';
+import { type FieldPath, getPath, omitPaths, parsePath } from './paths.js';
+import type { DedupRule } from './rules.js';
+
+/**
+ * Key strategies: what makes two deliveries "the same event". Every strategy ends in one SHA-256 digest
+ * (base64url, 43 characters): a fixed, opaque size in Redis whatever the input, and the value sent
+ * downstream as `Idempotency-Key`.
+ *
+ * The default, `content`, hashes the RFC 8785 canonical JSON (https://www.rfc-editor.org/rfc/rfc8785) of the
+ * event's `source`, `detail-type` and `detail`, leaving out what differs between two publications of one
+ * notification: EventBridge's `id`/`time` and Genesys' `detail.metadata`/`detail.timestamp`. So both an
+ * EventBridge retry and a Genesys re-publication under a new `id` share a key, while a later update of the
+ * same conversation (another `eventBody`) does not: keying on type + conversationId would drop it.
+ */
+
+export type DedupStrategyName = 'content' | 'event-id' | 'header' | 'rules';
+
+export interface DedupKey {
+  /** base64url SHA-256: in answers, logs and the downstream `Idempotency-Key`. */
+  key: string;
+  strategy: DedupStrategyName;
+  /** How long the key is kept once processed. */
+  ttlSeconds: number;
+  /** The rule that gave the key, with `rules`. */
+  rule?: string;
+}
+
+export type RequestHeaders = Record<string, string | string[] | undefined>;
+
+export type KeyStrategy = (event: ValidatedEvent, headers: RequestHeaders) => DedupKey;
+
+export interface KeyStrategyOptions {
+  strategy: DedupStrategyName;
+  ttlSeconds: number;
+  /** DEDUP_IGNORE_FIELDS, as written. */
+  ignoreFields?: readonly string[];
+  /** DEDUP_HEADER, lower-case. */
+  headerName?: string;
+  rules?: readonly DedupRule[];
+  replayPolicy?: 'dedup' | 'reprocess';
+}
+
+/** Fields that change between two publications of one Genesys notification. */
+const GENESYS_VOLATILE_DETAIL_FIELDS: FieldPath[] = [['metadata'], ['timestamp']];
+
+export function sha256Base64Url(material: string): string {
+  return createHash('sha256').update(material).digest('base64url');
+}
+
+// canonicalize (by RFC 8785's co-author) is CommonJS whose typings declare an ES default export; under
+// NodeNext the import is the function itself, so the type is restated here.
+const canonicalize = canonicalizeModule as unknown as (input: unknown) => string | undefined;
+
+function canonicalJson(value: unknown): string {
+  // The body came from JSON.parse, so it holds nothing canonicalize cannot render.
+  return canonicalize(value) ?? 'null';
+}
+
+/** What the `content` strategy hashes, before DEDUP_IGNORE_FIELDS. */
+export function contentView(event: ValidatedEvent): unknown {
+  if (event.kind === 'any') return event.body;
+  const { envelope, genesys } = event;
+  return {
+    source: envelope.source,
+    'detail-type': envelope['detail-type'],
+    detail: genesys ? omitPaths(envelope.detail, GENESYS_VOLATILE_DETAIL_FIELDS) : envelope.detail,
+  };
+}
+
+function replayName(event: ValidatedEvent): string | undefined {
+  const name = event.body['replay-name'];
+  return typeof name === 'string' && name.length > 0 ? name : undefined;
+}
+
+function firstHeader(headers: RequestHeaders, name: string): string | undefined {
+  const value = headers[name];
+  const first = Array.isArray(value) ? value[0] : value;
+  return first?.trim() ? first.trim() : undefined;
+}
+
+export function createKeyStrategy(options: KeyStrategyOptions): KeyStrategy {
+  const ignorePaths = (options.ignoreFields ?? []).map(parsePath);
+  const headerName = options.headerName ?? 'idempotency-key';
+  const rules = options.rules ?? [];
+  const scopeReplays = options.replayPolicy === 'reprocess';
+  const ttlSeconds = options.ttlSeconds;
+
+  const contentKey = (event: ValidatedEvent): DedupKey => ({
+    key: sha256Base64Url(canonicalJson(omitPaths(contentView(event), ignorePaths))),
+    strategy: 'content',
+    ttlSeconds,
+  });
+
+  const keyOf = (event: ValidatedEvent, headers: RequestHeaders): DedupKey => {
+    switch (options.strategy) {
+      case 'content':
+        return contentKey(event);
+      case 'event-id': {
+        if (event.kind !== 'envelope') throw new Error('event-id needs EVENT_SCHEMA=envelope');
+        return { key: sha256Base64Url(`event-id\n${event.envelope.id}`), strategy: 'event-id', ttlSeconds };
+      }
+      case 'header': {
+        const value = firstHeader(headers, headerName);
+        if (value === undefined) {
+          throw new InvalidEventError([
+            { path: headerName, message: `header is required (DEDUP_STRATEGY=header reads the key from it)` },
+          ]);
+        }
+        return { key: sha256Base64Url(`header\n${value}`), strategy: 'header', ttlSeconds };
+      }
+      case 'rules': {
+        const source = event.body.source;
+        const detailType = event.body['detail-type'];
+        const rule = rules.find((candidate) =>
+          candidate.matches(
+            typeof source === 'string' ? source : undefined,
+            typeof detailType === 'string' ? detailType : undefined,
+          ),
+        );
+        if (rule === undefined) return contentKey(event);
+        const values = rule.keyPaths.map(({ text, path }) => {
+          const value = getPath(event.body, path);
+          if (value === undefined) {
+            throw new InvalidEventError([{ path: text, message: `is required by dedup rule '${rule.name}'` }]);
+          }
+          return value;
+        });
+        return {
+          key: sha256Base64Url(`rule\n${rule.name}\n${canonicalJson(values)}`),
+          strategy: 'rules',
+          ttlSeconds: rule.ttlSeconds ?? ttlSeconds,
+          rule: rule.name,
+        };
+      }
+    }
+  };
+
+  if (!scopeReplays) return keyOf;
+  // REPLAY_POLICY=reprocess: a replay from an archive gets keys of its own, so it processes each event once
+  // even when the original delivery was processed.
+  // https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-replay-archived-event.html
+  return (event, headers) => {
+    const dedupKey = keyOf(event, headers);
+    const replay = replayName(event);
+    return replay === undefined ? dedupKey : { ...dedupKey, key: sha256Base64Url(`replay\n${replay}\n${dedupKey.key}`) };
+  };
+}

@@ -1,0 +1,58 @@
+import closeWithGrace from 'close-with-grace';
+import { ConfigError, loadConfig, secretValues } from './config/index.js';
+import { createLogger } from './core/logger.js';
+import { buildApp } from './http/app.js';
+import { createSink } from './sinks/index.js';
+import { createStore } from './store/index.js';
+
+/** Wires the receiver from the environment, starts it, and shuts it down on SIGTERM/SIGINT. */
+async function main(): Promise<void> {
+  let config: ReturnType<typeof loadConfig>;
+  try {
+    config = loadConfig();
+  } catch (error) {
+    if (!(error instanceof ConfigError)) throw error;
+    // The logger is not built yet (its level is configuration too): the one line goes straight to stderr.
+    process.stderr.write(`${error.message}\n`);
+    process.exit(1);
+  }
+
+  const logger = createLogger({
+    level: config.LOG_LEVEL,
+    secrets: secretValues(config),
+    secretHeaders: [config.API_KEY_HEADER, config.DEDUP_HEADER],
+  });
+  if (config.apiKeyGenerated) {
+    // Printed once, by design: outside production this is the only way to learn the key to send.
+    process.stderr.write(
+      `API_KEYS is unset: accepting the generated development key below in header '${config.API_KEY_HEADER}'.\n` +
+        `  ${config.API_KEYS[0]}\n` +
+        `Set API_KEYS to choose your own (required when NODE_ENV=production).\n`,
+    );
+  }
+
+  const store = await createStore(config, logger);
+  const sink = await createSink(config, logger).catch(async (error: unknown) => {
+    await store.close();
+    throw error;
+  });
+  const app = await buildApp({ config, store, sink, logger });
+
+  closeWithGrace({ delay: config.SHUTDOWN_TIMEOUT_MS, logger }, async ({ signal, err }) => {
+    if (err) logger.error({ err }, 'shutting down after an uncaught error');
+    else logger.info({ signal }, 'shutting down: finishing in-flight requests');
+    await app.close();
+  });
+
+  await app.listen({ port: config.PORT, host: config.HOST });
+  logger.info(
+    { events: config.EVENTS_PATH, store: store.kind, sink: sink.name, auth: config.AUTH_MODE, strategy: config.DEDUP_STRATEGY },
+    'receiver ready',
+  );
+}
+
+main().catch((error: unknown) => {
+  const message = error instanceof Error ? error.message : String(error);
+  process.stderr.write(`ebdedup failed to start: ${message}\n`);
+  process.exit(1);
+});

@@ -1,0 +1,84 @@
+import { type ClaimResult, type IdempotencyStore, newOwnerToken } from './types.js';
+
+type Entry = { state: 'in_progress'; token: string; expiresAt: number } | { state: 'processed'; firstSeenAt: number; expiresAt: number };
+
+export interface MemoryStoreOptions {
+  /** Injected for tests that move time. */
+  now?: () => number;
+  /** How often expired entries are swept, so memory does not grow with keys nobody asks for again. */
+  sweepIntervalMs?: number;
+}
+
+/**
+ * The in-process store: the Redis store's semantics (leases, owner tokens, TTLs) for local runs and tests.
+ * It forgets everything on restart and is not shared between processes, which is why production refuses it
+ * unless STORE=memory is set explicitly.
+ */
+export class MemoryStore implements IdempotencyStore {
+  readonly kind = 'memory' as const;
+  private readonly entries = new Map<string, Entry>();
+  private readonly now: () => number;
+  private readonly sweeper: NodeJS.Timeout;
+
+  constructor(options: MemoryStoreOptions = {}) {
+    this.now = options.now ?? Date.now;
+    this.sweeper = setInterval(() => this.sweep(), options.sweepIntervalMs ?? 60_000);
+    this.sweeper.unref();
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  private live(key: string): Entry | undefined {
+    const entry = this.entries.get(key);
+    if (entry !== undefined && entry.expiresAt <= this.now()) {
+      this.entries.delete(key);
+      return undefined;
+    }
+    return entry;
+  }
+
+  private sweep(): void {
+    const now = this.now();
+    for (const [key, entry] of this.entries) if (entry.expiresAt <= now) this.entries.delete(key);
+  }
+
+  async claimKey(key: string, leaseMs: number): Promise<ClaimResult> {
+    const entry = this.live(key);
+    if (entry?.state === 'processed') return { outcome: 'duplicate', firstSeenAt: entry.firstSeenAt };
+    if (entry?.state === 'in_progress') {
+      return { outcome: 'in_progress', leaseRemainingMs: entry.expiresAt - this.now() };
+    }
+    const token = newOwnerToken();
+    this.entries.set(key, { state: 'in_progress', token, expiresAt: this.now() + leaseMs });
+    return { outcome: 'claimed', token };
+  }
+
+  async completeClaim(key: string, token: string, firstSeenAt: number, ttlSeconds: number): Promise<boolean> {
+    const entry = this.live(key);
+    if (entry !== undefined && !(entry.state === 'in_progress' && entry.token === token)) return false;
+    this.entries.set(key, { state: 'processed', firstSeenAt, expiresAt: this.now() + ttlSeconds * 1000 });
+    return true;
+  }
+
+  async releaseClaim(key: string, token: string): Promise<boolean> {
+    const entry = this.live(key);
+    if (entry?.state !== 'in_progress' || entry.token !== token) return false;
+    this.entries.delete(key);
+    return true;
+  }
+
+  async renewClaim(key: string, token: string, leaseMs: number): Promise<boolean> {
+    const entry = this.live(key);
+    if (entry?.state !== 'in_progress' || entry.token !== token) return false;
+    entry.expiresAt = this.now() + leaseMs;
+    return true;
+  }
+
+  async checkHealth(): Promise<void> {}
+
+  async close(): Promise<void> {
+    clearInterval(this.sweeper);
+  }
+}

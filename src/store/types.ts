@@ -1,0 +1,52 @@
+/**
+ * The idempotency store: a small state machine per dedup key, modelled on Powertools' idempotency records
+ * (https://docs.powertools.aws.dev/lambda/typescript/latest/features/idempotency/) but with the check and the
+ * claim as one atomic step.
+ *
+ *   (absent) --claimKey--> in progress (owner token, lease) --completeClaim--> processed (first seen, TTL)
+ *                                 |                       \--releaseClaim--> (absent)
+ *                                 \--lease expires (holder died)--> (absent)
+ *
+ * completeClaim, releaseClaim and renewClaim compare the owner token, so a holder whose lease expired can
+ * neither release nor overwrite a newer holder's claim.
+ */
+
+export type ClaimResult =
+  | { outcome: 'claimed'; token: string }
+  | { outcome: 'duplicate'; firstSeenAt: number }
+  | { outcome: 'in_progress'; leaseRemainingMs: number };
+
+export interface IdempotencyStore {
+  readonly kind: 'redis' | 'memory';
+  /** Takes `key` for a new owner unless it is processed or claimed. One atomic step. */
+  claimKey(key: string, leaseMs: number): Promise<ClaimResult>;
+  /**
+   * Marks the key processed for `ttlSeconds` if `token` still owns it, or if nobody does (the lease ran out
+   * while the work succeeded). False when another owner holds or has completed it.
+   */
+  completeClaim(key: string, token: string, firstSeenAt: number, ttlSeconds: number): Promise<boolean>;
+  /** Drops the claim if `token` still owns it, so a retry processes the event. */
+  releaseClaim(key: string, token: string): Promise<boolean>;
+  /** Extends the lease if `token` still owns it (the heartbeat of a slow sink). */
+  renewClaim(key: string, token: string, leaseMs: number): Promise<boolean>;
+  /** Resolves when the store answers; rejects otherwise. */
+  checkHealth(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A store call that failed for infrastructure reasons (connection, timeout), not because of the data. */
+export class StoreError extends Error {
+  override readonly name = 'StoreError';
+}
+
+let counter = 0;
+const processTag = `${process.pid.toString(36)}${Math.random().toString(36).slice(2, 8)}`;
+
+/**
+ * Owner tokens: unique across processes (pid and a random tag) and within one (a counter), and cheap, since
+ * one is made per new event.
+ */
+export function newOwnerToken(): string {
+  counter = (counter + 1) % Number.MAX_SAFE_INTEGER;
+  return `${processTag}.${counter.toString(36)}`;
+}

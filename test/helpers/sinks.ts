@@ -1,0 +1,35 @@
+import type { Sink, SinkContext } from '../../src/sinks/types.js';
+import { sleep } from './ports.js';
+
+export interface RecordingSinkOptions {
+  /** Milliseconds each call takes. */
+  delayMs?: number;
+  /** The first N calls fail. */
+  failFirst?: number;
+}
+
+/** A sink that records what it processed, optionally slow or failing at first. Not a Redis stand-in. */
+export class RecordingSink implements Sink {
+  readonly name = 'recording';
+  readonly handled: { event: Record<string, unknown>; context: SinkContext }[] = [];
+  calls = 0;
+  closed = false;
+
+  constructor(private readonly options: RecordingSinkOptions = {}) {}
+
+  async handle(event: Record<string, unknown>, context: SinkContext): Promise<void> {
+    this.calls += 1;
+    const call = this.calls;
+    if (this.options.delayMs) await sleep(this.options.delayMs);
+    if (call <= (this.options.failFirst ?? 0)) throw new Error(`sink failure #${call}`);
+    this.handled.push({ event, context });
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+  }
+
+  keys(): string[] {
+    return this.handled.map((entry) => entry.context.key);
+  }
+}
