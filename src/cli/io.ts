@@ -1,0 +1,102 @@
+import { randomUUID } from 'node:crypto';
+import { homedir } from 'node:os';
+import { performance } from 'node:perf_hooks';
+import { setTimeout as delay } from 'node:timers/promises';
+
+/** Writes a chunk of text somewhere (process.stdout in the bin, an array in tests). */
+export type Writer = (chunk: string) => void;
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+/**
+ * Everything a command touches outside itself. The bin passes `process.*`; tests pass their own, so every command
+ * runs in-process and deterministically.
+ */
+export interface CliContext {
+  /** The arguments after the command name. */
+  argv: readonly string[];
+  env: Env;
+  stdout: Writer;
+  stderr: Writer;
+  /** Whether stderr is a terminal (enables the progress bar). Default false. */
+  stderrIsTTY?: boolean;
+  /** Folder relative paths are read from. Default `process.cwd()`. */
+  cwd?: string;
+  /** Home folder, for `~/.aws/credentials`. Default `os.homedir()`. */
+  homedir?: string;
+  /** Monotonic milliseconds, for latencies. */
+  now?: () => number;
+  /** Wall clock, for event `time` and SigV4 dates. */
+  clock?: () => Date;
+  /** Uniform random number in [0, 1), for jitter and --shuffle. */
+  random?: () => number;
+  sleep?: (ms: number) => Promise<void>;
+  randomUUID?: () => string;
+}
+
+export type Command = (ctx: CliContext) => Promise<number>;
+
+/** Exit codes shared by every command. */
+export const EXIT_OK = 0;
+/** Something was not delivered (a final 4xx, retries exhausted, an unreadable file, a failed entry). */
+export const EXIT_FAILED = 1;
+/** The command could not start: bad arguments, a missing setting, no events. */
+export const EXIT_USAGE = 2;
+
+/** A CliContext with every optional dependency filled in. */
+export type ResolvedContext = Required<CliContext>;
+
+export function resolveContext(ctx: CliContext): ResolvedContext {
+  return {
+    argv: ctx.argv,
+    env: ctx.env,
+    stdout: ctx.stdout,
+    stderr: ctx.stderr,
+    stderrIsTTY: ctx.stderrIsTTY ?? false,
+    cwd: ctx.cwd ?? process.cwd(),
+    homedir: ctx.homedir ?? homedir(),
+    now: ctx.now ?? (() => performance.now()),
+    clock: ctx.clock ?? (() => new Date()),
+    random: ctx.random ?? Math.random,
+    sleep: ctx.sleep ?? ((ms) => delay(ms).then(() => undefined)),
+    randomUUID: ctx.randomUUID ?? (() => randomUUID()),
+  };
+}
+
+/** Writes `text` followed by a newline. */
+export function println(writer: Writer, text: string): void {
+  writer(`${text}\n`);
+}
+
+/** An error whose message is the one line to show the user; the command exits with `exitCode`. */
+export class CliError extends Error {
+  readonly exitCode: number;
+  constructor(message: string, exitCode: number = EXIT_USAGE) {
+    super(message);
+    this.name = 'CliError';
+    this.exitCode = exitCode;
+  }
+}
+
+/** The message of anything thrown, without a stack. */
+export function errorMessage(error: unknown): string {
+  if (error instanceof Error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    return code && !error.message.includes(code) ? `${error.message} (${code})` : error.message;
+  }
+  return String(error);
+}
+
+/** A URL fit to print: user name and password removed. */
+export function redactUrl(url: URL | string): string {
+  try {
+    const copy = new URL(url.toString());
+    if (copy.username || copy.password) {
+      copy.username = '***';
+      copy.password = '';
+    }
+    return copy.toString();
+  } catch {
+    return '(invalid URL)';
+  }
+}
