@@ -401,12 +401,14 @@ export async function runPutEvents(input: CliContext): Promise<number> {
     for (const batch of batchEntries(built.entries)) {
       if (fatal !== undefined) {
         for (const item of batch) {
-          outcomes.push({
+          const outcome: EntryOutcome = {
             label: item.label,
             errorCode: 'NotSent',
             errorMessage: 'an earlier request failed',
             attempts: 0,
-          });
+          };
+          outcomes.push(outcome);
+          if (!options.quiet) println(lineWriter, formatEntryLine(outcome));
         }
         continue;
       }

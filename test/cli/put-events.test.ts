@@ -1,4 +1,5 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import type { ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -51,12 +52,15 @@ type EntryAnswer = { EventId: string } | { ErrorCode: string; ErrorMessage: stri
  */
 async function startEventBridge(
   answer: (entry: WireEntry, seen: number) => EntryAnswer | undefined = () => undefined,
+  /** Answers request `index` itself when it returns true (whole-request failures). */
+  intercept: (index: number, response: ServerResponse) => boolean = () => false,
 ): Promise<StandIn & { problems: string[]; batches: WireEntry[][] }> {
   const problems: string[] = [];
   const batches: WireEntry[][] = [];
   const seen = new Map<string, number>();
   let nextId = 1;
-  const standIn = await startStandIn((request: RecordedRequest, response) => {
+  const standIn = await startStandIn((request: RecordedRequest, response, index) => {
+    if (intercept(index, response)) return;
     const signature = verifySigV4(request, KEYS, { region: REGION, service: 'events' });
     if (!signature.ok) {
       problems.push(`signature: ${signature.reason}`);
@@ -316,6 +320,38 @@ describe('ebdedup put-events', () => {
     expect(server.requests[0]?.headers['x-amz-security-token']).toBeUndefined();
   });
 
+  it('retries a whole request answered 500 or 400 ThrottlingException', async () => {
+    server = await startEventBridge(undefined, (index, response) => {
+      if (index === 0) sendJson(response, 500, { __type: 'InternalException', message: 'oops' });
+      else if (index === 1) {
+        sendJson(
+          response,
+          400,
+          { __type: 'ThrottlingException', message: 'Rate exceeded' },
+          { 'retry-after': '0' },
+        );
+      } else return false;
+      return true;
+    });
+    await writeEvents('events.jsonl', 2);
+    const run = captureContext(
+      ['events.jsonl', '--bus', 'b', '--region', REGION, '--endpoint', server.origin, ...FAST],
+      {
+        cwd: dir,
+        env: ENV,
+      },
+    );
+
+    const code = await runPutEvents(run.ctx);
+
+    expect(server.problems).toEqual([]);
+    expect(code).toBe(0);
+    expect(server.requests).toHaveLength(3);
+    expect(server.batches).toHaveLength(1);
+    expect(run.stdoutLines()[0]).toBe('accepted events.jsonl:1 EventId=evt-1 attempts=3');
+    expect(run.stderr()).toBe('');
+  });
+
   it('says in one line that the endpoint refused the signature, and exits 1', async () => {
     server = await startEventBridge();
     await writeEvents('events.jsonl', 12);
@@ -336,6 +372,9 @@ describe('ebdedup put-events', () => {
       `ebdedup put-events: ${server.origin}/ answered 403 InvalidSignatureException: The request signature we calculated does not match the signature you provided.\n`,
     );
     expect(run.stdout()).toContain('12 entries in 1 request(s)');
+    expect(run.stdoutLines()[11]).toBe(
+      'failed events.jsonl:12 NotSent (an earlier request failed) attempts=0',
+    );
     expect(run.stdout()).toContain('0 accepted, 12 failed');
   });
 
