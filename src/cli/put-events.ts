@@ -135,7 +135,7 @@ function parseOptions(ctx: ResolvedContext): PutEventsOptions | 'help' {
         ? ['AWS_ENDPOINT_URL_EVENTBRIDGE', ctx.env.AWS_ENDPOINT_URL_EVENTBRIDGE]
         : ctx.env.AWS_ENDPOINT_URL
           ? ['AWS_ENDPOINT_URL', ctx.env.AWS_ENDPOINT_URL]
-          : ['region', `https://events.${region}.amazonaws.com/`];
+          : ['region', `https://events.${region}.amazonaws.com${region.startsWith('cn-') ? '.cn' : ''}/`];
   let endpoint: URL;
   try {
     endpoint = new URL(rawEndpoint);

@@ -81,9 +81,15 @@ const OPTIONS: OptionSpec = {
 
 export type Outcome = 'processed' | 'duplicate' | 'delivered' | 'invalid' | 'failed';
 
+/** One planned delivery: which loaded event, and whether it goes as a re-published copy. */
+export interface PlannedDelivery {
+  eventIndex: number;
+  /** A copy sent under a fresh id and time (`--republish`). */
+  republished: boolean;
+}
+
 export interface Delivery {
   label: string;
-  /** A copy sent under a fresh id and time (`--republish`). */
   republished: boolean;
   body: string;
 }
@@ -193,34 +199,48 @@ export function republishEvent(event: EventObject, id: string, time: Date): Even
   return { ...event, id, time: eventTime(time) };
 }
 
-/** The delivery list: round after round of every event (each round's copies spaced apart, as retries are). */
+/**
+ * The delivery list: round after round of every event (so the copies of one event are spaced apart, as retries
+ * are), optionally shuffled. Bodies are built only when sent (`materialize`), so a long run stays small in memory.
+ */
 export function planDeliveries(
-  events: readonly LoadedEvent[],
+  eventCount: number,
   options: { times: number; republish: boolean; shuffle: boolean },
-  deps: { randomUUID: () => string; clock: () => Date; random: () => number },
-): Delivery[] {
-  const deliveries: Delivery[] = [];
+  random: () => number,
+): PlannedDelivery[] {
+  const plan: PlannedDelivery[] = [];
   for (let round = 0; round < options.times; round++) {
-    for (const { label, event } of events) {
-      deliveries.push({ label, republished: false, body: JSON.stringify(event) });
-      if (options.republish) {
-        const copy = republishEvent(event, deps.randomUUID(), deps.clock());
-        deliveries.push({ label, republished: true, body: JSON.stringify(copy) });
-      }
+    for (let eventIndex = 0; eventIndex < eventCount; eventIndex++) {
+      plan.push({ eventIndex, republished: false });
+      if (options.republish) plan.push({ eventIndex, republished: true });
     }
   }
   if (options.shuffle) {
-    for (let i = deliveries.length - 1; i > 0; i--) {
-      const j = Math.floor(deps.random() * (i + 1));
-      const a = deliveries[i];
-      const b = deliveries[j];
+    for (let i = plan.length - 1; i > 0; i--) {
+      const j = Math.floor(random() * (i + 1));
+      const a = plan[i];
+      const b = plan[j];
       if (a !== undefined && b !== undefined) {
-        deliveries[i] = b;
-        deliveries[j] = a;
+        plan[i] = b;
+        plan[j] = a;
       }
     }
   }
-  return deliveries;
+  return plan;
+}
+
+/** The body of a planned delivery; a re-published copy gets its fresh id and time now, as it is first sent. */
+export function materialize(
+  planned: PlannedDelivery,
+  events: readonly LoadedEvent[],
+  deps: { randomUUID: () => string; clock: () => Date },
+): Delivery | undefined {
+  const loaded = events[planned.eventIndex];
+  if (loaded === undefined) return undefined;
+  const event = planned.republished
+    ? republishEvent(loaded.event, deps.randomUUID(), deps.clock())
+    : loaded.event;
+  return { label: loaded.label, republished: planned.republished, body: JSON.stringify(event) };
 }
 
 type Attempt =
@@ -418,7 +438,7 @@ export async function runReplay(input: CliContext): Promise<number> {
     return loaded.problems.length > 0 ? EXIT_FAILED : EXIT_USAGE;
   }
 
-  const deliveries = planDeliveries(loaded.events, options, ctx);
+  const deliveries = planDeliveries(loaded.events.length, options, ctx.random);
   const headers: Record<string, string> = {
     'user-agent': USER_AGENT,
     'content-type': CONTENT_TYPE,
@@ -446,7 +466,8 @@ export async function runReplay(input: CliContext): Promise<number> {
   const worker = async () => {
     while (next < deliveries.length) {
       const index = next++;
-      const delivery = deliveries[index];
+      const planned = deliveries[index];
+      const delivery = planned && materialize(planned, loaded.events, ctx);
       if (delivery === undefined) break;
       const result = await deliver(delivery, pool, options, headers, ctx);
       results[index] = result;

@@ -433,6 +433,21 @@ describe('ebdedup put-events', () => {
     expect(noBus.stderr()).toContain('--bus is required');
   });
 
+  it('takes the endpoint from AWS_ENDPOINT_URL_EVENTBRIDGE when --endpoint is not given', async () => {
+    server = await startEventBridge();
+    await writeEvents('events.jsonl', 1);
+    const run = captureContext(['events.jsonl', '--bus', 'b', '--region', REGION], {
+      cwd: dir,
+      env: { ...ENV, AWS_ENDPOINT_URL_EVENTBRIDGE: server.origin, AWS_ENDPOINT_URL: 'http://127.0.0.1:1' },
+    });
+
+    const code = await runPutEvents(run.ctx);
+
+    expect(server.problems).toEqual([]);
+    expect(code).toBe(0);
+    expect(server.requests).toHaveLength(1);
+  });
+
   it('uses a source given with --source for aws. sources, and keeps other sources', async () => {
     server = await startEventBridge();
     await writeFile(
