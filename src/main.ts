@@ -42,11 +42,18 @@ async function main(): Promise<void> {
     if (err) logger.error({ err }, 'shutting down after an uncaught error');
     else logger.info({ signal }, 'shutting down: finishing in-flight requests');
     await app.close();
+    logger.info('shutdown complete');
   });
 
   await app.listen({ port: config.PORT, host: config.HOST });
   logger.info(
-    { events: config.EVENTS_PATH, store: store.kind, sink: sink.name, auth: config.AUTH_MODE, strategy: config.DEDUP_STRATEGY },
+    {
+      events: config.EVENTS_PATH,
+      store: store.kind,
+      sink: sink.name,
+      auth: config.AUTH_MODE,
+      strategy: config.DEDUP_STRATEGY,
+    },
     'receiver ready',
   );
 }

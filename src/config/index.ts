@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseEnv } from 'node:util';
-import { z } from 'zod';
+import type { z } from 'zod';
 import { envSchema } from './schema.js';
 
 /**
@@ -19,10 +19,13 @@ const configSchema = envSchema
       ctx.addIssue({ code: 'custom', path: [variable], message });
 
     if (env.STORE === 'redis' && !redisLocated) {
-      fail('STORE', 'is redis but none of REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS is set');
+      fail('STORE', 'needs REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS');
     }
     if (production && !redisLocated && env.STORE !== 'memory') {
-      fail('REDIS_URL', 'is required when NODE_ENV=production (set STORE=memory to accept a store that forgets)');
+      fail(
+        'REDIS_URL',
+        'is required when NODE_ENV=production (set STORE=memory to accept a store that forgets)',
+      );
     }
     if (env.REDIS_SENTINELS.length > 0 && !env.REDIS_SENTINEL_NAME) {
       fail('REDIS_SENTINEL_NAME', 'is required with REDIS_SENTINELS');
@@ -31,7 +34,7 @@ const configSchema = envSchema
       fail('REDIS_SENTINELS', 'cannot be combined with REDIS_CLUSTER_NODES');
     }
     if (env.AUTH_MODE === 'none' && production) {
-      fail('AUTH_MODE', 'none is refused when NODE_ENV=production');
+      fail('AUTH_MODE', 'is refused when NODE_ENV=production: the endpoint would accept anyone');
     }
     if (env.AUTH_MODE === 'api-key' && production && env.API_KEYS.length === 0) {
       fail('API_KEYS', 'is required when NODE_ENV=production and AUTH_MODE=api-key');
@@ -46,7 +49,10 @@ const configSchema = envSchema
       fail('DEDUP_RULES_FILE', 'is required when DEDUP_STRATEGY=rules');
     }
     if (env.DEDUP_STRATEGY === 'event-id' && env.EVENT_SCHEMA === 'any') {
-      fail('DEDUP_STRATEGY', 'event-id needs EVENT_SCHEMA=envelope (an arbitrary body has no EventBridge id)');
+      fail(
+        'DEDUP_STRATEGY',
+        'event-id needs EVENT_SCHEMA=envelope (an arbitrary body has no EventBridge id)',
+      );
     }
     if (env.SINK === 'http' && !env.SINK_HTTP_URL) {
       fail('SINK_HTTP_URL', 'is required when SINK=http');
@@ -89,7 +95,9 @@ export function readDotEnv(cwd: string = process.cwd()): Record<string, string> 
 
 export function parseConfig(env: Record<string, string | undefined>): Config {
   // An empty value (`PORT=` in a .env file) means unset, as it does for most tools that read .env files.
-  const present = Object.fromEntries(Object.entries(env).filter(([, value]) => value !== undefined && value !== ''));
+  const present = Object.fromEntries(
+    Object.entries(env).filter(([, value]) => value !== undefined && value !== ''),
+  );
   const result = configSchema.safeParse(present);
   if (result.success) return result.data;
   const problems = result.error.issues.map((issue) => {
@@ -112,7 +120,13 @@ export function loadConfig(
   return parseConfig({ ...readDotEnv(cwd), ...env });
 }
 
-const SECRET_VARIABLES = new Set(['API_KEYS', 'BASIC_AUTH_USERS', 'BEARER_TOKENS', 'REDIS_URL', 'SINK_HTTP_HEADERS']);
+const SECRET_VARIABLES = new Set([
+  'API_KEYS',
+  'BASIC_AUTH_USERS',
+  'BEARER_TOKENS',
+  'REDIS_URL',
+  'SINK_HTTP_HEADERS',
+]);
 
 function isSecret(variable: string): boolean {
   return SECRET_VARIABLES.has(variable);

@@ -18,7 +18,10 @@ export interface PipelineDependencies {
 /** The pipeline the configuration describes. Throws RulesFileError for a wrong rules file. */
 export function createPipeline({ config, store, sink, logger, rules }: PipelineDependencies): DedupPipeline {
   const compiledRules =
-    rules ?? (config.DEDUP_STRATEGY === 'rules' && config.DEDUP_RULES_FILE ? loadRulesFile(config.DEDUP_RULES_FILE) : []);
+    rules ??
+    (config.DEDUP_STRATEGY === 'rules' && config.DEDUP_RULES_FILE
+      ? loadRulesFile(config.DEDUP_RULES_FILE)
+      : []);
   return new DedupPipeline({
     store,
     sink,

@@ -102,7 +102,11 @@ export class DedupPipeline {
 
     switch (claim.outcome) {
       case 'duplicate':
-        return { status: 'duplicate', key: dedupKey.key, firstSeenAt: new Date(claim.firstSeenAt).toISOString() };
+        return {
+          status: 'duplicate',
+          key: dedupKey.key,
+          firstSeenAt: new Date(claim.firstSeenAt).toISOString(),
+        };
       case 'in_progress':
         throw new InProgressError(dedupKey.key, 1);
       case 'claimed':
@@ -127,7 +131,9 @@ export class DedupPipeline {
     if (result === 'timeout') {
       controller.abort(new Error(`SINK_TIMEOUT_MS (${this.sinkTimeoutMs} ms) passed`));
       // The claim stays until the sink settles: a retry meanwhile gets 409, then the final answer.
-      this.settleLater((run as Promise<SinkResult>).then((late) => this.finish(late, held, claimedAt, ttlSeconds)));
+      this.settleLater(
+        (run as Promise<SinkResult>).then((late) => this.finish(late, held, claimedAt, ttlSeconds)),
+      );
       throw new ProcessingTimeoutError(key, this.sinkTimeoutMs);
     }
     await this.finish(result, held, claimedAt, ttlSeconds);
@@ -136,13 +142,19 @@ export class DedupPipeline {
   }
 
   /** Records the sink's result: processed on success, the claim released on failure. Never throws. */
-  private async finish(result: SinkResult, held: HeldClaim, claimedAt: number, ttlSeconds: number): Promise<void> {
+  private async finish(
+    result: SinkResult,
+    held: HeldClaim,
+    claimedAt: number,
+    ttlSeconds: number,
+  ): Promise<void> {
     this.held.delete(held);
     const { key, token } = held;
     if (result.ok) {
       try {
         const recorded = await this.store.completeClaim(key, token, claimedAt, ttlSeconds);
-        if (!recorded) this.logger.warn({ key }, 'claim was taken over by another delivery before completion');
+        if (!recorded)
+          this.logger.warn({ key }, 'claim was taken over by another delivery before completion');
       } catch (error) {
         // The work is done, so the answer is still 200. The claim lapses after DEDUP_LEASE_SECONDS; only a
         // delivery arriving after that could process the event again.
@@ -158,7 +170,11 @@ export class DedupPipeline {
     }
   }
 
-  private async processWithoutClaim(event: ValidatedEvent, key: string, trace: RequestTrace): Promise<DedupOutcome> {
+  private async processWithoutClaim(
+    event: ValidatedEvent,
+    key: string,
+    trace: RequestTrace,
+  ): Promise<DedupOutcome> {
     const controller = new AbortController();
     const run = this.runSink(event, key, trace, controller.signal);
     const result = run instanceof Promise ? await this.withinDeadline(run) : run;

@@ -58,7 +58,8 @@ function isPlainObject(value: unknown): value is Record<string, unknown> {
 
 /** Zod's messages, but "is required" for a missing field: the most common problem deserves the plainest words. */
 const parseOptions = {
-  error: (issue: z.core.$ZodRawIssue) => (issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : undefined),
+  error: (issue: z.core.$ZodRawIssue) =>
+    issue.code === 'invalid_type' && issue.input === undefined ? 'is required' : undefined,
 };
 
 function toIssues(error: z.ZodError, prefix: readonly PropertyKey[] = []): ValidationIssue[] {

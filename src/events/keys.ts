@@ -125,7 +125,9 @@ export function createKeyStrategy(options: KeyStrategyOptions): KeyStrategy {
         const values = rule.keyPaths.map(({ text, path }) => {
           const value = getPath(event.body, path);
           if (value === undefined) {
-            throw new InvalidEventError([{ path: text, message: `is required by dedup rule '${rule.name}'` }]);
+            throw new InvalidEventError([
+              { path: text, message: `is required by dedup rule '${rule.name}'` },
+            ]);
           }
           return value;
         });
@@ -146,6 +148,8 @@ export function createKeyStrategy(options: KeyStrategyOptions): KeyStrategy {
   return (event, headers) => {
     const dedupKey = keyOf(event, headers);
     const replay = replayName(event);
-    return replay === undefined ? dedupKey : { ...dedupKey, key: sha256Base64Url(`replay\n${replay}\n${dedupKey.key}`) };
+    return replay === undefined
+      ? dedupKey
+      : { ...dedupKey, key: sha256Base64Url(`replay\n${replay}\n${dedupKey.key}`) };
   };
 }

@@ -90,7 +90,9 @@ export function loadRulesFile(file: string): DedupRule[] {
   try {
     text = readFileSync(file, 'utf8');
   } catch (error) {
-    throw new RulesFileError(`DEDUP_RULES_FILE='${file}' cannot be read: ${(error as NodeJS.ErrnoException).code ?? error}`);
+    throw new RulesFileError(
+      `DEDUP_RULES_FILE='${file}' cannot be read: ${(error as NodeJS.ErrnoException).code ?? error}`,
+    );
   }
   let document: unknown;
   try {

@@ -85,6 +85,16 @@ export async function buildApp({ config, store, sink, logger, rules }: BuildAppO
   registerEventsRoute(app, { path: config.EVENTS_PATH, pipeline, authenticate: createAuthenticator(config) });
   registerHealthRoutes(app, { store });
 
+  // A keep-alive connection whose request is still running when shutdown starts would otherwise hold the
+  // server open after its response: tell such clients to close it.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
+  });
+
   app.addHook('onClose', async () => {
     await pipeline.close();
     await sink.close();

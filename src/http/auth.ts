@@ -69,7 +69,9 @@ export function createAuthenticator(config: Config): Authenticator {
         const token = authorizationParameter(headers, 'Bearer');
         if (!matches(token)) {
           // RFC 6750 §3: no error code when no token was sent at all.
-          throw new UnauthorizedError(token === undefined ? `Bearer ${REALM}` : `Bearer ${REALM}, error="invalid_token"`);
+          throw new UnauthorizedError(
+            token === undefined ? `Bearer ${REALM}` : `Bearer ${REALM}, error="invalid_token"`,
+          );
         }
       };
     }

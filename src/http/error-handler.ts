@@ -13,7 +13,11 @@ import {
  * receiver's family first, so every answer has the contract's shape. Below 500 the body names the problem;
  * from 500 up it names only the class of failure, and the log line carries `err`.
  */
-export function toReceiverError(error: FastifyError, request: FastifyRequest, bodyLimit: number): ReceiverError | undefined {
+export function toReceiverError(
+  error: FastifyError,
+  request: FastifyRequest,
+  bodyLimit: number,
+): ReceiverError | undefined {
   if (error instanceof ReceiverError) return error;
   switch (error.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
@@ -36,7 +40,10 @@ export function createErrorHandler(bodyLimit: number) {
   return function handleError(error: FastifyError, request: FastifyRequest, reply: FastifyReply) {
     const known = toReceiverError(error, request, bodyLimit);
     if (known === undefined) {
-      const status = error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500 ? error.statusCode : 500;
+      const status =
+        error.statusCode !== undefined && error.statusCode >= 400 && error.statusCode < 500
+          ? error.statusCode
+          : 500;
       request.outcome = status >= 500 ? 'internal_error' : 'bad_request';
       if (status >= 500) {
         request.log.error({ err: error }, 'unexpected error');

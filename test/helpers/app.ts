@@ -52,7 +52,9 @@ export interface TestAppOptions {
 }
 
 /** A real app on its own store and sink, closed when the test ends. */
-export async function testApp(options: TestAppOptions = {}): Promise<{ app: App; config: Config; store: IdempotencyStore; sink: Sink }> {
+export async function testApp(
+  options: TestAppOptions = {},
+): Promise<{ app: App; config: Config; store: IdempotencyStore; sink: Sink }> {
   const config = testConfig({ ...(options.logs ? { LOG_LEVEL: 'debug' } : {}), ...options.env });
   const store = options.store ?? new MemoryStore();
   if (store instanceof RedisStore) await store.connect();

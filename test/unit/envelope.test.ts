@@ -38,7 +38,9 @@ describe('envelope validation', () => {
   });
 
   it('rejects a time that is not an ISO date', () => {
-    expect(issuesOf({ ...loadSample(AUDIT), time: 'yesterday' }).map((issue) => issue.path)).toEqual(['time']);
+    expect(issuesOf({ ...loadSample(AUDIT), time: 'yesterday' }).map((issue) => issue.path)).toEqual([
+      'time',
+    ]);
   });
 
   it('keeps unknown fields in the body it hands on', () => {

@@ -57,7 +57,8 @@ describe('content strategy', () => {
       'detail-type': 't',
       detail: { b: 1.0, a: [1e21, 'é'], c: { z: null, y: true } },
     };
-    const canonical = '{"detail":{"a":[1e+21,"é"],"b":1,"c":{"y":true,"z":null}},"detail-type":"t","source":"custom.app"}';
+    const canonical =
+      '{"detail":{"a":[1e+21,"é"],"b":1,"c":{"y":true,"z":null}},"detail-type":"t","source":"custom.app"}';
 
     // Act
     const key = keyOf(event);
@@ -74,7 +75,7 @@ describe('content strategy', () => {
   });
 
   it('keeps detail.metadata and detail.timestamp in the key of a non-Genesys event', () => {
-    const event = { ...loadSample(AUDIT), source: 'custom.app' };
+    const event: Json = { ...loadSample(AUDIT), source: 'custom.app' };
     const other = { ...event, detail: { ...(event.detail as Json), timestamp: 'later' } };
 
     expect(keyOf(other)).not.toBe(keyOf(event));
@@ -83,12 +84,15 @@ describe('content strategy', () => {
   it('leaves out DEDUP_IGNORE_FIELDS without changing the event', () => {
     const event = loadSample(AUDIT);
     const body = (event.detail as Json).eventBody as Json;
-    const retried = { ...event, detail: { ...(event.detail as Json), eventBody: { ...body, retryCount: 2 } } };
+    const retried = {
+      ...event,
+      detail: { ...(event.detail as Json), eventBody: { ...body, retryCount: 2 } },
+    };
     const ignore = { ignoreFields: ['detail.eventBody.retryCount'] };
 
     expect(keyOf(retried)).not.toBe(keyOf(event));
     expect(keyOf(retried, ignore)).toBe(keyOf(event, ignore));
-    expect((((retried.detail as Json).eventBody as Json).retryCount)).toBe(2);
+    expect(((retried.detail as Json).eventBody as Json).retryCount).toBe(2);
   });
 
   it('hashes the whole body with EVENT_SCHEMA=any', () => {
@@ -108,7 +112,9 @@ describe('event-id strategy', () => {
     const sameId = { ...event, detail: { ...(event.detail as Json), topicName: 'other' } };
 
     expect(keyOf(sameId, { strategy: 'event-id' })).toBe(keyOf(event, { strategy: 'event-id' }));
-    expect(keyOf(republished(event), { strategy: 'event-id' })).not.toBe(keyOf(event, { strategy: 'event-id' }));
+    expect(keyOf(republished(event), { strategy: 'event-id' })).not.toBe(
+      keyOf(event, { strategy: 'event-id' }),
+    );
   });
 });
 
@@ -153,7 +159,10 @@ describe('rules strategy', () => {
   it('keys a matching event on the rule fields, with the rule TTL', () => {
     const a = strategy(validateEvent(loadSample(CONVERSATION_END), 'envelope'), {});
     const b = strategy(
-      validateEvent(loadSample('genesys-detail-conversation-customer-end-no-external-contact.json'), 'envelope'),
+      validateEvent(
+        loadSample('genesys-detail-conversation-customer-end-no-external-contact.json'),
+        'envelope',
+      ),
       {},
     );
 

@@ -9,7 +9,10 @@ export interface EventsRouteOptions {
 }
 
 /** POST {EVENTS_PATH}: what an EventBridge API destination calls. */
-export function registerEventsRoute(app: FastifyInstance, { path, pipeline, authenticate }: EventsRouteOptions): void {
+export function registerEventsRoute(
+  app: FastifyInstance,
+  { path, pipeline, authenticate }: EventsRouteOptions,
+): void {
   app.post(path, {
     // onRequest runs before the body is read, so an unauthenticated caller cannot make us parse anything.
     onRequest: async (request) => {

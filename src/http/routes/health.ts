@@ -12,7 +12,10 @@ export function registerHealthRoutes(app: FastifyInstance, { store }: { store: I
       return { status: 'ready', store: store.kind };
     } catch (error) {
       request.log.warn({ err: error }, 'readiness check failed');
-      return reply.code(503).header('retry-after', '2').send({ status: 'unavailable', error: 'store_unavailable' });
+      return reply
+        .code(503)
+        .header('retry-after', '2')
+        .send({ status: 'unavailable', error: 'store_unavailable' });
     }
   });
 }

@@ -1,0 +1,199 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { MemoryStore } from '../../src/store/memory.js';
+import type { RedisStore } from '../../src/store/redis.js';
+import type { IdempotencyStore } from '../../src/store/types.js';
+import { redisStore } from '../helpers/app.js';
+import { sleep } from '../helpers/ports.js';
+import { RedisServer } from '../helpers/redis-server.js';
+
+let redis: RedisServer;
+
+beforeAll(async () => {
+  redis = await RedisServer.start();
+});
+
+afterAll(async () => {
+  await redis.close();
+});
+
+const stores: [string, () => Promise<IdempotencyStore>][] = [
+  ['memory', async () => new MemoryStore()],
+  [
+    'redis',
+    async () => {
+      const store = redisStore(redis.url);
+      await store.connect();
+      return store;
+    },
+  ],
+];
+
+describe.each(stores)('%s store', (_name, makeStore) => {
+  async function fresh(): Promise<{ store: IdempotencyStore; key: string }> {
+    const store = await makeStore();
+    onTestFinished(() => store.close());
+    return { store, key: randomUUID() };
+  }
+
+  it('claims a new key once, then reports it in progress', async () => {
+    const { store, key } = await fresh();
+
+    const first = await store.claimKey(key, 5000);
+    const second = await store.claimKey(key, 5000);
+
+    expect(first.outcome).toBe('claimed');
+    expect(second.outcome).toBe('in_progress');
+    if (second.outcome === 'in_progress') {
+      expect(second.leaseRemainingMs).toBeGreaterThan(4000);
+      expect(second.leaseRemainingMs).toBeLessThanOrEqual(5000);
+    }
+  });
+
+  it('reports a completed key as a duplicate with its first-seen time', async () => {
+    const { store, key } = await fresh();
+    const claim = await store.claimKey(key, 5000);
+    if (claim.outcome !== 'claimed') throw new Error('expected a claim');
+
+    const completed = await store.completeClaim(key, claim.token, 1_700_000_000_123, 86_400);
+    const again = await store.claimKey(key, 5000);
+
+    expect(completed).toBe(true);
+    expect(again).toEqual({ outcome: 'duplicate', firstSeenAt: 1_700_000_000_123 });
+  });
+
+  it('lets a retry claim a released key', async () => {
+    const { store, key } = await fresh();
+    const claim = await store.claimKey(key, 5000);
+    if (claim.outcome !== 'claimed') throw new Error('expected a claim');
+
+    const released = await store.releaseClaim(key, claim.token);
+    const retry = await store.claimKey(key, 5000);
+
+    expect(released).toBe(true);
+    expect(retry.outcome).toBe('claimed');
+  });
+
+  it('refuses release, renewal and completion with another owner token', async () => {
+    const { store, key } = await fresh();
+    const claim = await store.claimKey(key, 5000);
+    if (claim.outcome !== 'claimed') throw new Error('expected a claim');
+
+    expect(await store.releaseClaim(key, 'someone-else')).toBe(false);
+    expect(await store.renewClaim(key, 'someone-else', 5000)).toBe(false);
+    expect(await store.completeClaim(key, 'someone-else', Date.now(), 86_400)).toBe(false);
+    expect((await store.claimKey(key, 5000)).outcome).toBe('in_progress');
+  });
+
+  it('lets another delivery take over a claim whose holder died, and fences the old holder', async () => {
+    const { store, key } = await fresh();
+    const dead = await store.claimKey(key, 150);
+    if (dead.outcome !== 'claimed') throw new Error('expected a claim');
+
+    await sleep(250);
+    const takeover = await store.claimKey(key, 5000);
+    const lateRelease = await store.releaseClaim(key, dead.token);
+    const lateComplete = await store.completeClaim(key, dead.token, Date.now(), 86_400);
+
+    expect(takeover.outcome).toBe('claimed');
+    expect(lateRelease).toBe(false);
+    expect(lateComplete).toBe(false);
+    expect((await store.claimKey(key, 5000)).outcome).toBe('in_progress');
+  });
+
+  it('keeps a renewed claim past its first lease', async () => {
+    const { store, key } = await fresh();
+    const claim = await store.claimKey(key, 300);
+    if (claim.outcome !== 'claimed') throw new Error('expected a claim');
+
+    await sleep(150);
+    const renewed = await store.renewClaim(key, claim.token, 300);
+    await sleep(200);
+
+    expect(renewed).toBe(true);
+    expect((await store.claimKey(key, 300)).outcome).toBe('in_progress');
+  });
+
+  it('records a success whose lease ran out while nobody else claimed the key', async () => {
+    const { store, key } = await fresh();
+    const claim = await store.claimKey(key, 100);
+    if (claim.outcome !== 'claimed') throw new Error('expected a claim');
+
+    await sleep(200);
+    const completed = await store.completeClaim(key, claim.token, 42, 86_400);
+
+    expect(completed).toBe(true);
+    expect(await store.claimKey(key, 100)).toEqual({ outcome: 'duplicate', firstSeenAt: 42 });
+  });
+
+  it('forgets a processed key after its TTL', async () => {
+    const { store, key } = await fresh();
+    const claim = await store.claimKey(key, 5000);
+    if (claim.outcome !== 'claimed') throw new Error('expected a claim');
+
+    // A fraction of a second stands in for DEDUP_TTL_SECONDS: the store takes whatever it is given.
+    await store.completeClaim(key, claim.token, Date.now(), 0.2);
+    await sleep(300);
+
+    expect((await store.claimKey(key, 5000)).outcome).toBe('claimed');
+  });
+
+  it('answers its health check', async () => {
+    const { store } = await fresh();
+
+    await expect(store.checkHealth()).resolves.toBeUndefined();
+  });
+});
+
+describe('redis store layout', () => {
+  it('writes one hash-tagged key per event, with the TTL and a compact value', async () => {
+    const store = redisStore(redis.url) as RedisStore;
+    await store.connect();
+    onTestFinished(() => store.close());
+    const key = 'XftEEzX0FAqi4C8xB4whpcmCcBrinkZiPZp5PIOzYYg';
+    await redis.client().del(`ebdedup:{${key}}`);
+
+    const claim = await store.claimKey(key, 30_000);
+    const leaseTtl = await redis.client().pttl(`ebdedup:{${key}}`);
+    if (claim.outcome !== 'claimed') throw new Error('expected a claim');
+    await store.completeClaim(key, claim.token, 1_700_000_000_000, 86_400);
+
+    expect(leaseTtl).toBeGreaterThan(29_000);
+    expect(await redis.client().get(`ebdedup:{${key}}`)).toBe('1700000000000');
+    expect(await redis.client().pttl(`ebdedup:{${key}}`)).toBeGreaterThan(86_399_000);
+    expect(await redis.client().object('ENCODING', `ebdedup:{${key}}`)).toBe('int');
+  });
+
+  it('fails fast, without queueing, while Redis is down, and recovers by itself', async () => {
+    const own = await RedisServer.start();
+    onTestFinished(() => own.close());
+    const store = redisStore(own.url);
+    await store.connect();
+    onTestFinished(() => store.close());
+
+    await own.stop();
+    const started = Date.now();
+    const failure = await store.claimKey(randomUUID(), 5000).catch((error: unknown) => error);
+    const elapsed = Date.now() - started;
+    await own.restart();
+    await sleep(1200);
+
+    expect((failure as Error).name).toBe('StoreError');
+    expect(elapsed).toBeLessThan(1000);
+    expect((await store.claimKey(randomUUID(), 5000)).outcome).toBe('claimed');
+  });
+
+  it('times out a command while Redis is frozen', async () => {
+    const own = await RedisServer.start();
+    onTestFinished(() => own.close());
+    const store = redisStore(own.url);
+    await store.connect();
+    onTestFinished(() => store.close());
+
+    own.freeze();
+    const failure = await store.claimKey(randomUUID(), 5000).catch((error: unknown) => error);
+    own.thaw();
+
+    expect((failure as Error).message).toMatch(/timed out/i);
+  });
+});
