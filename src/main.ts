@@ -32,7 +32,7 @@ async function main(): Promise<void> {
   }
 
   const store = await createStore(config, logger);
-  const sink = await createSink(config, logger).catch(async (error: unknown) => {
+  const sink = await createSink(config, logger, store).catch(async (error: unknown) => {
     await store.close();
     throw error;
   });

@@ -19,7 +19,13 @@ export type LambdaResult = DedupOutcome | { status: 'invalid'; issues: Validatio
 
 export type EventBridgeLambdaHandler = (event: unknown, context?: unknown) => Promise<LambdaResult>;
 
-export function createLambdaHandler({ pipeline, logger }: { pipeline: DedupPipeline; logger: Logger }): EventBridgeLambdaHandler {
+export function createLambdaHandler({
+  pipeline,
+  logger,
+}: {
+  pipeline: DedupPipeline;
+  logger: Logger;
+}): EventBridgeLambdaHandler {
   return async (event) => {
     const trace = {};
     try {
@@ -47,7 +53,7 @@ async function initialise(): Promise<EventBridgeLambdaHandler> {
   }
   const logger = createLogger({ level: config.LOG_LEVEL, secrets: secretValues(config) });
   const store = await createStore(config, logger);
-  const sink = await createSink(config, logger);
+  const sink = await createSink(config, logger, store);
   return createLambdaHandler({ pipeline: createPipeline({ config, store, sink, logger }), logger });
 }
 

@@ -57,6 +57,12 @@ const configSchema = envSchema
     if (env.SINK === 'http' && !env.SINK_HTTP_URL) {
       fail('SINK_HTTP_URL', 'is required when SINK=http');
     }
+    if (env.SINK === 'redis-stream' && !redisLocated) {
+      fail('SINK', 'redis-stream needs REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS (the stream lives in the store)');
+    }
+    if (env.SINK === 'redis-stream' && env.STORE === 'memory') {
+      fail('STORE', 'memory cannot be used with SINK=redis-stream');
+    }
     if (env.SINK === 'module' && !env.SINK_MODULE) {
       fail('SINK_MODULE', 'is required when SINK=module');
     }
@@ -138,6 +144,7 @@ export function secretValues(config: Config): string[] {
     ...config.API_KEYS,
     ...config.BEARER_TOKENS,
     ...config.BASIC_AUTH_USERS.map((pair) => pair.slice(pair.indexOf(':') + 1)),
+    ...Object.values(config.SINK_HTTP_HEADERS),
   ];
   const redisPassword = config.REDIS_URL ? safeUrl(config.REDIS_URL)?.password : undefined;
   if (redisPassword) secrets.push(decodeURIComponent(redisPassword));

@@ -104,6 +104,24 @@ export const envSchema = z.object({
   SINK_STREAM_MAXLEN: int(1, 1_000_000_000, 1_000_000),
   SINK_STREAM_PARTITIONS: int(1, 1024, 1),
   SINK_HTTP_URL: httpUrl,
+  SINK_HTTP_HEADERS: optionalString.transform((value, ctx) => {
+    if (value === undefined) return {};
+    try {
+      const parsed: unknown = JSON.parse(value);
+      if (
+        typeof parsed === 'object' &&
+        parsed !== null &&
+        !Array.isArray(parsed) &&
+        Object.values(parsed).every((item) => typeof item === 'string')
+      ) {
+        return parsed as Record<string, string>;
+      }
+    } catch {
+      // reported below
+    }
+    ctx.addIssue({ code: 'custom', message: 'expected a JSON object of header names to string values' });
+    return z.NEVER;
+  }),
   SINK_MODULE: optionalString,
   SINK_TIMEOUT_MS: int(1, 900_000, 4000),
 

@@ -119,3 +119,18 @@ export class ProcessingTimeoutError extends ReceiverError {
     super(`the sink passed its ${timeoutMs} ms deadline for key ${key}`);
   }
 }
+
+/**
+ * The downstream refused the event with a final 4xx: a retry would get the same answer, so EventBridge gets
+ * 422 and sends the event to its dead-letter queue instead of retrying for 24 h.
+ */
+export class RejectedDownstreamError extends ReceiverError {
+  readonly code = 'rejected_downstream';
+  readonly statusCode = 422;
+  constructor(readonly downstreamStatus: number) {
+    super(`the downstream rejected the event with HTTP ${downstreamStatus}`);
+  }
+  override toBody() {
+    return { error: this.code, downstreamStatus: this.downstreamStatus };
+  }
+}

@@ -87,6 +87,7 @@ export class DedupPipeline {
     }
     const dedupKey = this.keyStrategy(event, headers);
     trace.key = dedupKey.key;
+    if (this.sink.processOnce) return this.processAtomically(event, dedupKey.key, dedupKey.ttlSeconds, trace);
 
     let claim: Awaited<ReturnType<IdempotencyStore['claimKey']>>;
     try {
@@ -137,7 +138,7 @@ export class DedupPipeline {
       throw new ProcessingTimeoutError(key, this.sinkTimeoutMs);
     }
     await this.finish(result, held, claimedAt, ttlSeconds);
-    if (!result.ok) throw new ProcessingFailedError(key, { cause: result.error });
+    if (!result.ok) throw sinkFailure(key, result.error);
     return { status: 'processed', key };
   }
 
@@ -170,6 +171,32 @@ export class DedupPipeline {
     }
   }
 
+  /** A sink that records the key in the same atomic step as its write: one call, nothing to release. */
+  private async processAtomically(
+    event: ValidatedEvent,
+    key: string,
+    ttlSeconds: number,
+    trace: RequestTrace,
+  ): Promise<DedupOutcome> {
+    const sink = this.sink as Required<Pick<Sink, 'processOnce'>>;
+    let result: Awaited<ReturnType<typeof sink.processOnce>>;
+    try {
+      result = await sink.processOnce(event.body, this.sinkContext(key, trace, NEVER_ABORTED), ttlSeconds);
+    } catch (error) {
+      if (error instanceof ReceiverError) throw error;
+      // The sink's medium is the store itself (Redis): processing without dedup is not possible there.
+      throw new StoreUnavailableError('process-once', { cause: error });
+    }
+    switch (result.outcome) {
+      case 'processed':
+        return { status: 'processed', key };
+      case 'duplicate':
+        return { status: 'duplicate', key, firstSeenAt: new Date(result.firstSeenAt).toISOString() };
+      case 'in_progress':
+        throw new InProgressError(key, 1);
+    }
+  }
+
   private async processWithoutClaim(
     event: ValidatedEvent,
     key: string,
@@ -183,7 +210,7 @@ export class DedupPipeline {
       this.settleLater((run as Promise<SinkResult>).then(() => undefined));
       throw new ProcessingTimeoutError(key, this.sinkTimeoutMs);
     }
-    if (!result.ok) throw new ProcessingFailedError(key, { cause: result.error });
+    if (!result.ok) throw sinkFailure(key, result.error);
     return { status: 'processed', key };
   }
 
@@ -194,13 +221,7 @@ export class DedupPipeline {
     trace: RequestTrace,
     signal: AbortSignal,
   ): SinkResult | Promise<SinkResult> {
-    const context: SinkContext = {
-      key,
-      eventId: trace.eventId,
-      detailType: trace.detailType,
-      signal,
-      logger: this.logger,
-    };
+    const context = this.sinkContext(key, trace, signal);
     try {
       const pending = this.sink.handle(event.body, context);
       if (pending === undefined) return { ok: true };
@@ -211,6 +232,10 @@ export class DedupPipeline {
     } catch (error) {
       return { ok: false, error };
     }
+  }
+
+  private sinkContext(key: string, trace: RequestTrace, signal: AbortSignal): SinkContext {
+    return { key, eventId: trace.eventId, detailType: trace.detailType, signal, logger: this.logger };
   }
 
   private withinDeadline(run: Promise<SinkResult>): Promise<SinkResult | 'timeout'> {
@@ -252,6 +277,13 @@ export class DedupPipeline {
     clearInterval(this.heartbeat);
   }
 }
+
+/** A sink's own ReceiverError (422 from the http sink, say) chooses the answer; anything else is a 500. */
+function sinkFailure(key: string, error: unknown): ReceiverError {
+  return error instanceof ReceiverError ? error : new ProcessingFailedError(key, { cause: error });
+}
+
+const NEVER_ABORTED = new AbortController().signal;
 
 export function isReceiverError(error: unknown): error is ReceiverError {
   return error instanceof ReceiverError;

@@ -13,12 +13,29 @@ export interface SinkContext {
   logger: Logger;
 }
 
+/** The answer of a sink that records the key itself (see `Sink.processOnce`). */
+export type ProcessOnceResult =
+  | { outcome: 'processed' }
+  | { outcome: 'duplicate'; firstSeenAt: number }
+  | { outcome: 'in_progress'; leaseRemainingMs: number };
+
 /**
  * Processing a new event. A sink resolves when the work is done and rejects when it is not; a rejection
- * releases the claim so EventBridge's retry can try again.
+ * releases the claim so EventBridge's retry can try again. A rejection with a ReceiverError (such as
+ * RejectedDownstreamError) chooses the answer; any other means 500.
  */
 export interface Sink {
   readonly name: string;
   handle(event: Record<string, unknown>, context: SinkContext): Promise<void> | void;
+  /**
+   * For a sink whose write and the dedup record can be one atomic step (redis-stream): checks the key,
+   * writes and records it at once, so there is no claim, no in-progress window and one round trip. When
+   * present, the pipeline calls it instead of claim → handle → complete.
+   */
+  processOnce?(
+    event: Record<string, unknown>,
+    context: SinkContext,
+    ttlSeconds: number,
+  ): Promise<ProcessOnceResult>;
   close(): Promise<void>;
 }

@@ -1,6 +1,6 @@
 import { PassThrough } from 'node:stream';
 import { onTestFinished } from 'vitest';
-import { type Config, parseConfig } from '../../src/config/index.js';
+import { type Config, parseConfig, secretValues } from '../../src/config/index.js';
 import { createLogger } from '../../src/core/logger.js';
 import { type App, buildApp } from '../../src/http/app.js';
 import type { Sink } from '../../src/sinks/types.js';
@@ -61,7 +61,7 @@ export async function testApp(
   const sink = options.sink ?? new RecordingSink();
   const logger = createLogger({
     level: config.LOG_LEVEL,
-    secrets: [...config.API_KEYS, ...config.BEARER_TOKENS],
+    secrets: secretValues(config),
     secretHeaders: [config.API_KEY_HEADER],
     ...(options.logs ? { destination: options.logs.stream } : {}),
   });

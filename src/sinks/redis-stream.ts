@@ -1,0 +1,132 @@
+import type { RedisClient } from '../store/redis.js';
+import type { ProcessOnceResult, Sink, SinkContext } from './types.js';
+
+/**
+ * SINK=redis-stream: the dedup check, the XADD and the processed mark are one Lua script, so each key is
+ * appended exactly once whatever the concurrency, the number of receivers or the retries, and a new event
+ * costs one round trip. There is no claim: nothing is in progress, nothing can be left half done.
+ *
+ * Redis Cluster runs a script only when all its keys share one hash slot
+ * (https://redis.io/docs/latest/operate/oss_and_stack/reference/cluster-spec/#hash-tags), so the dedup key
+ * carries its stream's hash tag:
+ *   SINK_STREAM_PARTITIONS=1:  stream `SINK_STREAM`,      dedup key `DEDUP_PREFIX{<SINK_STREAM's tag>}<digest>`
+ *   SINK_STREAM_PARTITIONS=N:  stream `SINK_STREAM{pI}`,  dedup key `DEDUP_PREFIX{pI}<digest>`, I from the digest
+ */
+
+// KEYS: dedup key, stream. ARGV: TTL ms, first-seen ms, MAXLEN, then the entry's field/value pairs.
+const APPEND_ONCE = `
+local current = redis.call('GET', KEYS[1])
+if current then return {current, redis.call('PTTL', KEYS[1])} end
+local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', unpack(ARGV, 4))
+redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[1])
+return id`;
+
+type AppendReply = string | [string, number];
+
+interface StreamCommands {
+  ebdedupAppendOnce(dedupKey: string, stream: string, ...args: (string | number)[]): Promise<AppendReply>;
+}
+
+export interface RedisStreamSinkOptions {
+  client: RedisClient;
+  /** DEDUP_PREFIX */
+  prefix: string;
+  /** SINK_STREAM */
+  stream: string;
+  /** SINK_STREAM_MAXLEN */
+  maxLength: number;
+  /** SINK_STREAM_PARTITIONS */
+  partitions: number;
+  now?: () => number;
+}
+
+/** What Redis Cluster hashes in a key: the first non-empty `{…}`, else the whole name. */
+export function hashTagOf(name: string): string {
+  const open = name.indexOf('{');
+  if (open >= 0) {
+    const close = name.indexOf('}', open + 1);
+    if (close > open + 1) return name.slice(open + 1, close);
+  }
+  return name;
+}
+
+/** The stream names the sink writes, in partition order: what a consumer reads. */
+export function streamNames(stream: string, partitions: number): string[] {
+  if (partitions <= 1) return [stream];
+  return Array.from({ length: partitions }, (_, index) => `${stream}{p${index}}`);
+}
+
+/** The partition of a digest: its first 4 bytes, modulo N, so keys spread evenly. */
+export function partitionOf(key: string, partitions: number): number {
+  if (partitions <= 1) return 0;
+  return Buffer.from(key.slice(0, 8), 'base64url').readUInt32BE(0) % partitions;
+}
+
+export class RedisStreamSink implements Sink {
+  readonly name = 'redis-stream';
+  private readonly client: RedisClient & StreamCommands;
+  private readonly streams: string[];
+  private readonly tags: string[];
+  private readonly now: () => number;
+
+  constructor(private readonly options: RedisStreamSinkOptions) {
+    options.client.defineCommand('ebdedupAppendOnce', { numberOfKeys: 2, lua: APPEND_ONCE });
+    this.client = options.client as RedisClient & StreamCommands;
+    this.streams = streamNames(options.stream, options.partitions);
+    this.tags =
+      options.partitions <= 1 ? [hashTagOf(options.stream)] : this.streams.map((_, index) => `p${index}`);
+    this.now = options.now ?? Date.now;
+  }
+
+  /** Where a key goes: its stream and its dedup key, in one hash slot. */
+  locate(key: string): { stream: string; dedupKey: string } {
+    const partition = partitionOf(key, this.streams.length);
+    return {
+      stream: this.streams[partition] as string,
+      dedupKey: `${this.options.prefix}{${this.tags[partition]}}${key}`,
+    };
+  }
+
+  async processOnce(
+    event: Record<string, unknown>,
+    context: SinkContext,
+    ttlSeconds: number,
+  ): Promise<ProcessOnceResult> {
+    const { stream, dedupKey } = this.locate(context.key);
+    const receivedAt = this.now();
+    const source = event.source;
+    const reply = await this.client.ebdedupAppendOnce(
+      dedupKey,
+      stream,
+      ttlSeconds * 1000,
+      receivedAt,
+      this.options.maxLength,
+      'key',
+      context.key,
+      'id',
+      context.eventId ?? '',
+      'source',
+      typeof source === 'string' ? source : '',
+      'detail-type',
+      context.detailType ?? '',
+      'receivedAt',
+      new Date(receivedAt).toISOString(),
+      'event',
+      JSON.stringify(event),
+    );
+    if (typeof reply === 'string') return { outcome: 'processed' };
+    const [value, pttl] = reply;
+    // A `~token` value is a claim from a claim-based sink sharing this keyspace.
+    if (value.startsWith('~')) return { outcome: 'in_progress', leaseRemainingMs: Math.max(pttl, 0) };
+    return { outcome: 'duplicate', firstSeenAt: Number(value) };
+  }
+
+  /** Unused: the pipeline calls processOnce. Kept so the sink is a Sink. */
+  async handle(): Promise<void> {
+    throw new Error('the redis-stream sink processes through processOnce');
+  }
+
+  async close(): Promise<void> {
+    // The client belongs to the store, which closes it.
+  }
+}
