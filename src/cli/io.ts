@@ -32,6 +32,8 @@ export interface CliContext {
   random?: () => number;
   sleep?: (ms: number) => Promise<void>;
   randomUUID?: () => string;
+  /** Aborted on SIGTERM/SIGINT by the bin: long-running commands (consume) stop cleanly. */
+  signal?: AbortSignal;
 }
 
 export type Command = (ctx: CliContext) => Promise<number>;
@@ -60,6 +62,7 @@ export function resolveContext(ctx: CliContext): ResolvedContext {
     random: ctx.random ?? Math.random,
     sleep: ctx.sleep ?? ((ms) => delay(ms).then(() => undefined)),
     randomUUID: ctx.randomUUID ?? (() => randomUUID()),
+    signal: ctx.signal ?? new AbortController().signal,
   };
 }
 

@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
-import { type CliContext, type Command, EXIT_OK, EXIT_USAGE, errorMessage, println } from './io.js';
+import { CONSUME_USAGE, runConsume } from './consume.js';
+import { type CliContext, CliError, type Command, EXIT_OK, EXIT_USAGE, errorMessage, println } from './io.js';
 import { PUT_EVENTS_USAGE, runPutEvents } from './put-events.js';
 import { REPLAY_USAGE, runReplay } from './replay.js';
 
@@ -16,6 +17,11 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
     run: runReplay,
     summary: 'post event files to a receiver as an API destination does',
     usage: REPLAY_USAGE,
+  },
+  consume: {
+    run: runConsume,
+    summary: 'read the redis-stream sink with a consumer group, ack after the handler succeeds',
+    usage: CONSUME_USAGE,
   },
   'put-events': {
     run: runPutEvents,
@@ -99,6 +105,10 @@ export async function main(ctx: CliContext): Promise<number> {
   try {
     return await entry.run({ ...ctx, argv: rest });
   } catch (error) {
+    if (error instanceof CliError) {
+      println(ctx.stderr, error.message);
+      return error.exitCode;
+    }
     const debug = ctx.env.EBDEDUP_DEBUG === '1' && error instanceof Error && error.stack;
     println(ctx.stderr, `ebdedup ${first}: unexpected error: ${debug || errorMessage(error)}`);
     return 1;

@@ -1,0 +1,227 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
+import { main } from '../../src/cli/main.js';
+import { RedisStreamSink } from '../../src/sinks/redis-stream.js';
+import type { RedisStore } from '../../src/store/redis.js';
+import { redisStore } from '../helpers/app.js';
+import { sleep, waitFor } from '../helpers/ports.js';
+import { RedisServer } from '../helpers/redis-server.js';
+import { uniqueEvent } from '../helpers/samples.js';
+import { REPO_ROOT } from '../helpers/server-process.js';
+import { captureContext } from './helpers/context.js';
+
+let redis: RedisServer;
+let store: RedisStore;
+
+beforeAll(async () => {
+  redis = await RedisServer.start();
+  store = redisStore(redis.url) as RedisStore;
+  await store.connect();
+});
+
+afterAll(async () => {
+  await store.close();
+  await redis.close();
+});
+
+beforeEach(async () => {
+  await redis.client().flushall();
+});
+
+/** Appends events as the receiver's redis-stream sink does. */
+async function append(count: number, partitions = 1): Promise<string[]> {
+  const sink = new RedisStreamSink({
+    client: store.client,
+    prefix: 'ebdedup:',
+    stream: 'ebdedup:events',
+    maxLength: 1000,
+    partitions,
+  });
+  const ids: string[] = [];
+  for (let index = 0; index < count; index += 1) {
+    const event = uniqueEvent();
+    const key = `k${index}-${String(event.id)}`;
+    await sink.processOnce(
+      event,
+      {
+        key,
+        eventId: String(event.id),
+        detailType: 'd',
+        signal: new AbortController().signal,
+        logger: undefined as never,
+      },
+      86_400,
+    );
+    ids.push(String(event.id));
+  }
+  return ids;
+}
+
+async function pending(stream = 'ebdedup:events', group = 'g'): Promise<number> {
+  const [count] = (await redis.client().xpending(stream, group)) as [number];
+  return count;
+}
+
+describe('ebdedup consume', () => {
+  it('prints each entry once as a JSON line and acknowledges it', async () => {
+    // Arrange
+    const ids = await append(3);
+    const run = captureContext(['consume', '--group', 'g', '--redis-url', redis.url, '--once']);
+
+    // Act
+    const code = await main(run.ctx);
+
+    // Assert
+    expect(code).toBe(0);
+    const lines = run
+      .stdoutLines()
+      .map((line) => JSON.parse(line) as { id: string; event: { id: string }; key: string });
+    expect(lines.map((line) => line.id)).toEqual(ids);
+    expect(lines.map((line) => line.event.id)).toEqual(ids);
+    expect(lines.every((line) => line.key.startsWith('k'))).toBe(true);
+    expect(await pending()).toBe(0);
+  });
+
+  it('reads every partition', async () => {
+    await append(12, 3);
+    const run = captureContext([
+      'consume',
+      '--group',
+      'g',
+      '--redis-url',
+      redis.url,
+      '--partitions',
+      '3',
+      '--once',
+    ]);
+
+    await main(run.ctx);
+
+    const streams = new Set(run.stdoutLines().map((line) => (JSON.parse(line) as { stream: string }).stream));
+    expect(run.stdoutLines()).toHaveLength(12);
+    expect(streams).toEqual(new Set(['ebdedup:events{p0}', 'ebdedup:events{p1}', 'ebdedup:events{p2}']));
+  });
+
+  it('pipes each event to --exec and acknowledges only after it succeeds', async () => {
+    await append(2);
+    const out = join(mkdtempSync(join(tmpdir(), 'ebdedup-consume-')), 'handled.jsonl');
+    const failing = captureContext([
+      'consume',
+      '--group',
+      'g',
+      '--redis-url',
+      redis.url,
+      '--once',
+      '--exec',
+      'exit 3',
+    ]);
+    const working = captureContext([
+      'consume',
+      '--group',
+      'g',
+      '--redis-url',
+      redis.url,
+      '--once',
+      '--min-idle-ms',
+      '0',
+      '--exec',
+      `cat >> ${out}`,
+    ]);
+
+    await main(failing.ctx);
+    const leftPending = await pending();
+    await main(working.ctx);
+
+    expect(leftPending).toBe(2);
+    expect(failing.stderr()).toMatch(/handler exited 3 .* left pending/);
+    expect(readFileSync(out, 'utf8').trim().split('\n')).toHaveLength(2);
+    expect(await pending()).toBe(0);
+  });
+
+  it('reclaims entries a killed consumer left pending', async () => {
+    // Arrange: a real consumer process takes an entry and hangs in its handler; then it is killed.
+    await append(1);
+    const dead = spawn(
+      'node',
+      [
+        'dist/cli/index.js',
+        'consume',
+        '--group',
+        'g',
+        '--consumer',
+        'dead',
+        '--redis-url',
+        redis.url,
+        '--exec',
+        'sleep 30',
+      ],
+      { cwd: REPO_ROOT, stdio: 'ignore', detached: true },
+    );
+    onTestFinished(() => {
+      try {
+        process.kill(-(dead.pid as number), 'SIGKILL');
+      } catch {
+        // gone
+      }
+    });
+    await waitFor(async () => (await pending()) === 1, 10_000, 'the dead consumer to take the entry');
+    process.kill(-(dead.pid as number), 'SIGKILL');
+    await sleep(300);
+    const alive = captureContext([
+      'consume',
+      '--group',
+      'g',
+      '--consumer',
+      'alive',
+      '--redis-url',
+      redis.url,
+      '--min-idle-ms',
+      '200',
+      '--once',
+    ]);
+
+    // Act
+    await main(alive.ctx);
+
+    // Assert
+    expect(alive.stdoutLines()).toHaveLength(1);
+    expect(await pending()).toBe(0);
+  });
+
+  it('stops cleanly on SIGTERM with exit code 0', async () => {
+    const child = spawn(
+      'node',
+      ['dist/cli/index.js', 'consume', '--group', 'g', '--redis-url', redis.url, '--block-ms', '5000'],
+      {
+        cwd: REPO_ROOT,
+        stdio: 'ignore',
+      },
+    );
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    await waitFor(
+      async () => ((await redis.client().xinfo('GROUPS', 'ebdedup:events')) as unknown[]).length === 1,
+      10_000,
+      'the group',
+    );
+    await sleep(200);
+
+    const started = Date.now();
+    child.kill('SIGTERM');
+    const code = await exited;
+
+    expect(code).toBe(0);
+    expect(Date.now() - started).toBeLessThan(3000);
+  });
+
+  it('needs a group and a Redis URL', async () => {
+    const noGroup = captureContext(['consume', '--redis-url', redis.url]);
+    const noRedis = captureContext(['consume', '--group', 'g']);
+
+    expect(await main(noGroup.ctx)).toBe(2);
+    expect(await main(noRedis.ctx)).toBe(2);
+    expect(noRedis.stderr()).toMatch(/REDIS_URL/);
+  });
+});
