@@ -134,3 +134,16 @@ export class RejectedDownstreamError extends ReceiverError {
     return { error: this.code, downstreamStatus: this.downstreamStatus };
   }
 }
+
+/**
+ * The process is overloaded (its event loop lags past SHED_MAX_EVENT_LOOP_DELAY_MS): answering 503 now, with
+ * Retry-After, beats accepting work that would pass EventBridge's 5 s client timeout anyway.
+ */
+export class OverloadedError extends ReceiverError {
+  readonly code = 'overloaded';
+  readonly statusCode = 503;
+  override readonly retryAfterSeconds = 2;
+  constructor(measure: string) {
+    super(`shedding load: ${measure}`);
+  }
+}

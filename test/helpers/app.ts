@@ -49,6 +49,7 @@ export interface TestAppOptions {
   store?: IdempotencyStore;
   sink?: Sink;
   logs?: LogCapture;
+  pressureSampleIntervalMs?: number;
 }
 
 /** A real app on its own store and sink, closed when the test ends. */
@@ -65,7 +66,15 @@ export async function testApp(
     secretHeaders: [config.API_KEY_HEADER],
     ...(options.logs ? { destination: options.logs.stream } : {}),
   });
-  const app = await buildApp({ config, store, sink, logger });
+  const app = await buildApp({
+    config,
+    store,
+    sink,
+    logger,
+    ...(options.pressureSampleIntervalMs
+      ? { pressureSampleIntervalMs: options.pressureSampleIntervalMs }
+      : {}),
+  });
   onTestFinished(() => app.close());
   return { app, config, store, sink };
 }

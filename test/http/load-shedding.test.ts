@@ -1,0 +1,52 @@
+import { describe, expect, it } from 'vitest';
+import { JSON_HEADERS, testApp } from '../helpers/app.js';
+import { sleep } from '../helpers/ports.js';
+import { uniqueEvent } from '../helpers/samples.js';
+import { RecordingSink } from '../helpers/sinks.js';
+
+/** Keeps the event loop busy, as a CPU-bound burst would. */
+function blockEventLoop(ms: number): void {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    // busy
+  }
+}
+
+describe('load shedding', () => {
+  it('answers 503 overloaded with Retry-After while the event loop lags, keeps health up, and recovers', async () => {
+    // Arrange
+    const sink = new RecordingSink();
+    const { app } = await testApp({
+      sink,
+      env: { SHED_MAX_EVENT_LOOP_DELAY_MS: '20' },
+      pressureSampleIntervalMs: 20,
+    });
+    const post = () =>
+      app.inject({
+        method: 'POST',
+        url: '/events',
+        headers: JSON_HEADERS,
+        payload: JSON.stringify(uniqueEvent()),
+      });
+    const calm = await post();
+
+    // Act
+    // A sustained burst of CPU-bound work: the loop is blocked 100 ms at a time.
+    const hog = setInterval(() => blockEventLoop(100), 1);
+    await sleep(400);
+    const shed = await post();
+    const health = await app.inject({ method: 'GET', url: '/healthz' });
+    clearInterval(hog);
+    await sleep(300);
+    const recovered = await post();
+
+    // Assert
+    expect(calm.statusCode).toBe(200);
+    expect(shed.statusCode).toBe(503);
+    expect(shed.json()).toEqual({ error: 'overloaded' });
+    expect(shed.headers['retry-after']).toBe('2');
+    expect(health.statusCode).toBe(200);
+    expect(recovered.statusCode).toBe(200);
+    expect(sink.handled).toHaveLength(2);
+  });
+});
