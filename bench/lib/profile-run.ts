@@ -1,0 +1,148 @@
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { BenchOptions } from './args.js';
+import { loadTemplates } from './bodies.js';
+import { runLoad } from './load.js';
+import { pinSelf, REPO_ROOT } from './procs.js';
+import { type CpuProfile, inclusiveTimes, summariseProfile, timeTable } from './profile.js';
+import { API_KEY, bodySource, EVENTS_PATH, type Receiver, startReceiver } from './receiver.js';
+
+/**
+ * `npm run bench -- --profile`: the built receiver under `node --cpu-prof`, first with unique events, then (a
+ * second process on the same Redis) with retries of exactly those events, and where each spent its CPU.
+ */
+
+const out = (text = '') => process.stdout.write(`${text}\n`);
+
+/** Inclusive time of the parts the receiver could change (matched against `name file:line`). */
+export const INCLUSIVE_PATTERNS: readonly RegExp[] = [
+  /^validateEvent /,
+  /node_modules\/zod\//,
+  /^contentKey /,
+  /node_modules\/canonicalize\//,
+  /^omitPaths /,
+  /^sha256Base64Url /,
+  /^claimKey /,
+  /^completeClaim /,
+  /node_modules\/ioredis\//,
+  /node_modules\/(@fastify\/helmet|helmet)\//,
+  /node_modules\/pino\//,
+  /dist\/http\/app\.js/,
+  /dist\/http\/auth\.js/,
+  /dist\/core\/pipeline\.js/,
+  /node_modules\/fastify\/lib\/contentTypeParser\.js/,
+  /node_modules\/secure-json-parse\//,
+  /node_modules\/fast-json-stringify\//,
+  /node_modules\/fastify\/lib\/reply\.js/,
+  /node_modules\/fastify\/lib\/hooks\.js/,
+  /^parseOptions|^error dist\/events\/envelope\.js/,
+];
+
+async function profileOne(
+  label: string,
+  receiver: Receiver,
+  options: BenchOptions,
+  nextBody: () => string,
+  dir: string,
+): Promise<{ label: string; rps: number; requests: number; non2xx: number; profile: CpuProfile }> {
+  const result = await runLoad({
+    url: receiver.server.url,
+    path: EVENTS_PATH,
+    apiKey: API_KEY,
+    connections: options.connections,
+    durationS: options.durationS,
+    nextBody,
+  });
+  await receiver.server.stop();
+  const file = readdirSync(dir).find((name) => name.endsWith('.cpuprofile'));
+  if (!file) throw new Error(`${label}: no .cpuprofile in ${dir} (did the receiver exit cleanly?)`);
+  const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as CpuProfile;
+  out(
+    `  ${label}: ${result.rps.toFixed(0)} req/s under the profiler, ${result.non2xx} non-2xx, ${join(dir, file)}`,
+  );
+  return { label, rps: result.rps, requests: result.requests, non2xx: result.non2xx, profile };
+}
+
+export async function runProfile(options: BenchOptions): Promise<number> {
+  pinSelf(options.loadCpu);
+  const sink = options.sinks[0] ?? 'log';
+  const templates = loadTemplates(join(REPO_ROOT, 'samples'), options.bodyFormat);
+  const work = mkdtempSync(join(tmpdir(), 'ebdedup-profile-'));
+  const uniqueDir = join(work, 'unique');
+  const duplicateDir = join(work, 'duplicate');
+  out(
+    `profiling the receiver (${sink} sink), ${options.durationS} s per load, ${options.connections} connections`,
+  );
+
+  const first = await startReceiver(sink, options, templates, ['--cpu-prof', '--cpu-prof-dir', uniqueDir]);
+  const sections: string[] = [];
+  try {
+    const unique = await profileOne('unique', first, options, bodySource(first, 'unique', 0), uniqueDir);
+    // The second process replays what the first one processed: every request is a retry (duplicate).
+    const second = await startReceiver(
+      sink,
+      options,
+      templates,
+      ['--cpu-prof', '--cpu-prof-dir', duplicateDir],
+      first.redis,
+    );
+    second.pool = first.unique;
+    second.poolSize = Math.max(1, first.uniqueNext - 2 * options.connections);
+    const duplicate = await profileOne(
+      'duplicate',
+      second,
+      options,
+      bodySource(second, 'duplicate', 0),
+      duplicateDir,
+    );
+
+    for (const run of [unique, duplicate]) {
+      const summary = summariseProfile(run.profile);
+      const perRequestUs = (summary.busyMs * 1000) / Math.max(run.requests, 1);
+      sections.push(
+        [
+          `## ${run.label} (${run.rps.toFixed(0)} req/s under the profiler, ${run.requests} requests, ${run.non2xx} non-2xx)`,
+          '',
+          `busy ${summary.busyMs.toFixed(0)} ms of ${summary.totalMs.toFixed(0)} ms sampled ` +
+            `(idle ${((summary.idleMs / summary.totalMs) * 100).toFixed(1)} %), ≈ ${perRequestUs.toFixed(0)} µs CPU per request`,
+          '',
+          '### Self time by package / area',
+          '',
+          timeTable(summary.groups, 25, false, 'package / area'),
+          '',
+          '### Top self-time functions',
+          '',
+          timeTable(summary.functions, 30, true),
+          '',
+          '### Inclusive time of the parts the receiver controls',
+          '',
+          timeTable(
+            inclusiveTimes(run.profile, INCLUSIVE_PATTERNS),
+            INCLUSIVE_PATTERNS.length,
+            false,
+            'frames matching',
+          ),
+          '',
+        ].join('\n'),
+      );
+    }
+  } finally {
+    await first.server.stop();
+    await first.redis.stop();
+  }
+  const report = `# Receiver CPU profile (${new Date().toISOString().slice(0, 10)})\n\n${sections.join('\n')}`;
+  out(`\n${report}`);
+  if (options.write) {
+    const path = join(
+      REPO_ROOT,
+      options.out ?? `bench/results/profile-${new Date().toISOString().slice(0, 10)}.md`,
+    );
+    mkdirSync(join(path, '..'), { recursive: true });
+    writeFileSync(path, report);
+    out(`wrote ${path}`);
+  }
+  if (process.env.BENCH_KEEP_PROFILES !== '1') rmSync(work, { recursive: true, force: true });
+  else out(`kept the .cpuprofile files in ${work}`);
+  return 0;
+}

@@ -1,0 +1,76 @@
+import type { BenchOptions } from './args.js';
+import { BodyFactory, type BodyTemplate, isDuplicateSlot, randomNamespace } from './bodies.js';
+import { RedisProcess, ServerProcess } from './procs.js';
+import type { LoadKind, SinkName } from './report.js';
+
+/** The built receiver (`dist/main.js`) with a private redis-server, and the bodies each scenario sends it. */
+
+export const API_KEY = 'bench-api-key-0123456789abcdef';
+export const EVENTS_PATH = '/events';
+
+export interface Receiver {
+  sink: SinkName;
+  redis: RedisProcess;
+  server: ServerProcess;
+  unique: BodyFactory;
+  uniqueNext: number;
+  /** Already-processed events (inserted by the memory phase): what duplicates replay. */
+  pool: BodyFactory;
+  poolSize: number;
+  poolCursor: number;
+}
+
+function nextUnique(receiver: Receiver): string {
+  return receiver.unique.body(receiver.uniqueNext++);
+}
+
+function nextDuplicate(receiver: Receiver): string {
+  const body = receiver.pool.body(receiver.poolCursor % receiver.poolSize);
+  receiver.poolCursor++;
+  return body;
+}
+
+export function bodySource(receiver: Receiver, load: LoadKind, mixedPercent: number): () => string {
+  if (load === 'unique') return () => nextUnique(receiver);
+  if (load === 'duplicate') return () => nextDuplicate(receiver);
+  let i = 0;
+  return () => (isDuplicateSlot(i++, mixedPercent) ? nextDuplicate(receiver) : nextUnique(receiver));
+}
+
+export async function startReceiver(
+  sink: SinkName,
+  options: BenchOptions,
+  templates: readonly BodyTemplate[],
+  nodeArgs: string[] = [],
+  /** A running redis-server to share; by default the receiver gets a new one of its own. */
+  sharedRedis?: RedisProcess,
+): Promise<Receiver> {
+  const redis = sharedRedis ?? (await RedisProcess.start(options.loadCpu));
+  try {
+    const server = await ServerProcess.start('dist/main.js', '/healthz', {
+      cpu: options.serverCpu,
+      nodeArgs,
+      env: {
+        NODE_ENV: 'production',
+        LOG_LEVEL: 'warn',
+        REDIS_URL: redis.url,
+        API_KEYS: API_KEY,
+        SINK: sink,
+        EVENTS_PATH,
+      },
+    });
+    return {
+      sink,
+      redis,
+      server,
+      unique: new BodyFactory(templates, randomNamespace()),
+      uniqueNext: 0,
+      pool: new BodyFactory(templates, randomNamespace()),
+      poolSize: 0,
+      poolCursor: 0,
+    };
+  } catch (error) {
+    if (!sharedRedis) await redis.stop();
+    throw error;
+  }
+}

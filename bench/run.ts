@@ -1,0 +1,428 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg } from 'node:os';
+import { dirname, join } from 'node:path';
+import { type BenchOptions, defaultResultPath, parseBenchArgs, USAGE } from './lib/args.js';
+import { BodyFactory, loadTemplates, randomNamespace } from './lib/bodies.js';
+import { type LoadResult, runLoad } from './lib/load.js';
+import {
+  compileBaseline,
+  pinSelf,
+  REPO_ROOT,
+  RssSampler,
+  readCpuMs,
+  readMachineCpuMs,
+  ServerProcess,
+  sleep,
+} from './lib/procs.js';
+import { runProfile } from './lib/profile-run.js';
+import { API_KEY, bodySource, EVENTS_PATH, type Receiver, startReceiver } from './lib/receiver.js';
+import {
+  evaluateTargets,
+  type LoadKind,
+  type MemoryResult,
+  memoryTable,
+  type ScenarioKey,
+  type ScenarioRun,
+  type Skipped,
+  type SoakResult,
+  scenarioTable,
+  summarise,
+  targetTable,
+} from './lib/report.js';
+import { median, slope } from './lib/stats.js';
+
+/**
+ * `npm run bench`: the built receiver (`dist/main.js`) against a bare Fastify baseline, under the same load,
+ * in interleaved rounds. See bench/README.md.
+ */
+
+const out = (text = '') => process.stdout.write(`${text}\n`);
+function gitCommit(): string {
+  try {
+    const git = (args: string[]) =>
+      execFileSync('git', args, { cwd: REPO_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const head = git(['rev-parse', '--short', 'HEAD']).trim();
+    const dirty = git(['status', '--porcelain', '--', 'src']);
+    return dirty.trim() ? `${head}+dirty-src` : head;
+  } catch {
+    return 'unknown';
+  }
+}
+
+/** Measures Redis bytes per retained key by inserting `count` new events; they become the duplicate pool. */
+async function memoryPhase(receiver: Receiver, options: BenchOptions): Promise<MemoryResult> {
+  const { redis } = receiver;
+  const dbsizeBefore = await redis.dbsize();
+  const usedMemoryBefore = await redis.usedMemory();
+  let n = 0;
+  const result = await runLoad({
+    url: receiver.server.url,
+    path: EVENTS_PATH,
+    apiKey: API_KEY,
+    connections: options.connections,
+    amount: options.memoryKeys,
+    nextBody: () => receiver.pool.body(n++),
+  });
+  receiver.poolSize = options.memoryKeys;
+  await sleep(500);
+  const dbsizeAfter = await redis.dbsize();
+  const usedMemoryAfter = await redis.usedMemory();
+  if (result.non2xx > 0 || result.errors > 0) {
+    out(
+      `  ! memory phase: ${result.non2xx} non-2xx ${JSON.stringify(result.statusCodes)}, ${result.errors} errors`,
+    );
+  }
+  const exit = receiver.server.exitText();
+  if (exit !== undefined) out(`  ! ${receiver.sink} receiver ${exit}`);
+  return {
+    sink: receiver.sink,
+    keysInserted: options.memoryKeys,
+    dbsizeBefore,
+    dbsizeAfter,
+    usedMemoryBefore,
+    usedMemoryAfter,
+    bytesPerKey: (usedMemoryAfter - usedMemoryBefore) / options.memoryKeys,
+  };
+}
+
+interface Target {
+  key: ScenarioKey;
+  server: ServerProcess;
+  receiver?: Receiver;
+  nextBody: () => string;
+  load?: LoadKind;
+}
+
+async function measure(target: Target, round: number, options: BenchOptions): Promise<ScenarioRun> {
+  const { server, receiver } = target;
+  const notes: string[] = [];
+  const dbsizeBefore = receiver ? await receiver.redis.dbsize() : undefined;
+  const cpuBefore = readCpuMs(server.pid);
+  const redisCpuBefore = receiver ? readCpuMs(receiver.redis.pid) : 0;
+  const machineBefore = readMachineCpuMs();
+  const wallBefore = performance.now();
+  const sampler = new RssSampler(server.pid, 200).start();
+  const result: LoadResult = await runLoad({
+    url: server.url,
+    path: EVENTS_PATH,
+    apiKey: API_KEY,
+    connections: options.connections,
+    durationS: options.durationS,
+    nextBody: target.nextBody,
+  });
+  const wallMs = performance.now() - wallBefore;
+  const serverCpuPct = ((readCpuMs(server.pid) - cpuBefore) / wallMs) * 100;
+  const redisCpuPct = receiver ? ((readCpuMs(receiver.redis.pid) - redisCpuBefore) / wallMs) * 100 : 0;
+  const machineBusyPct = ((readMachineCpuMs().busyMs - machineBefore.busyMs) / wallMs) * 100;
+  // What neither the server, redis-server nor the load generator used: other people's processes, which make
+  // a round unreliable.
+  const otherCpuPct = Math.max(0, machineBusyPct - serverCpuPct - redisCpuPct - result.loadgenCpuPct);
+  const { peakMb } = sampler.stop();
+  await sleep(1000);
+  const { lastMb: rssAfterMb } = new RssSampler(server.pid).start().stop();
+  let keysAdded: number | undefined;
+  if (receiver && dbsizeBefore !== undefined) {
+    keysAdded = (await receiver.redis.dbsize()) - dbsizeBefore;
+    const newEvents =
+      target.load === 'unique'
+        ? result.ok
+        : target.load === 'mixed'
+          ? Math.round((result.ok * (100 - options.mixedDuplicatePercent)) / 100)
+          : 0;
+    // Requests still in flight when the load stops are processed but not counted: up to one per connection.
+    const slack = options.connections + (target.load === 'mixed' ? 2 : 0);
+    if (keysAdded < newEvents - slack || keysAdded > newEvents + slack) {
+      notes.push(`expected about ${newEvents} new keys, DBSIZE grew by ${keysAdded}`);
+    }
+  }
+  if (result.loadgenCpuPct > 90) notes.push(`load generator at ${result.loadgenCpuPct.toFixed(0)} % CPU`);
+  if (otherCpuPct > 15) notes.push(`other processes used ${otherCpuPct.toFixed(0)} % of a CPU meanwhile`);
+  if (!server.running) notes.push(`server ${server.exitText()}`);
+  return {
+    key: target.key,
+    round,
+    durationS: result.durationS,
+    requests: result.requests,
+    rps: result.rps,
+    latencyMs: {
+      mean: result.latency.mean,
+      p50: result.latency.p50,
+      p90: result.latency.p90,
+      p99: result.latency.p99,
+      max: result.latency.max,
+    },
+    non2xx: result.non2xx,
+    statusCodes: result.statusCodes,
+    errors: result.errors,
+    timeouts: result.timeouts,
+    rssPeakMb: peakMb,
+    rssAfterMb,
+    serverCpuPct,
+    loadgenCpuPct: result.loadgenCpuPct,
+    redisCpuPct,
+    otherCpuPct,
+    ...(keysAdded !== undefined ? { keysAdded } : {}),
+    notes,
+  };
+}
+
+async function soak(receiver: Receiver, options: BenchOptions): Promise<SoakResult> {
+  const sampler = new RssSampler(receiver.server.pid, 1000).start();
+  const result = await runLoad({
+    url: receiver.server.url,
+    path: EVENTS_PATH,
+    apiKey: API_KEY,
+    connections: options.connections,
+    durationS: options.soakS,
+    nextBody: bodySource(receiver, 'mixed', options.mixedDuplicatePercent),
+  });
+  const { peakMb } = sampler.stop();
+  const series = sampler.samples.map((s): [number, number] => [
+    Math.round(s.t * 10) / 10,
+    Math.round(s.mb * 10) / 10,
+  ]);
+  const fifth = Math.max(1, Math.floor(series.length / 5));
+  const early = series.slice(fifth, 2 * fifth).map(([, mb]) => mb);
+  const late = series.slice(-fifth).map(([, mb]) => mb);
+  return {
+    key: `${receiver.sink}/mixed`,
+    durationS: result.durationS,
+    rps: result.rps,
+    rssSeries: series,
+    rssFirstMb: series[0]?.[1] ?? Number.NaN,
+    rssLastMb: series.at(-1)?.[1] ?? Number.NaN,
+    rssPeakMb: peakMb,
+    growthMb: median(late) - median(early),
+    slopeMbPerMin: slope(series.slice(fifth).map(([x, y]) => ({ x, y }))) * 60,
+    non2xx: result.non2xx + result.errors + result.timeouts,
+  };
+}
+
+function describeRun(run: ScenarioRun): string {
+  const codes = Object.entries(run.statusCodes)
+    .filter(([code]) => !code.startsWith('2'))
+    .map(([code, count]) => ` ${code}×${count}`)
+    .join('');
+  return (
+    `  round ${run.round} ${run.key.padEnd(22)} ${run.rps.toFixed(0).padStart(6)} req/s  ` +
+    `p50 ${run.latencyMs.p50.toFixed(2)} ms  p99 ${run.latencyMs.p99.toFixed(2)} ms  ` +
+    `RSS ${run.rssPeakMb.toFixed(1)} MB  cpu srv ${run.serverCpuPct.toFixed(0)}% load ${run.loadgenCpuPct.toFixed(0)}% ` +
+    `redis ${run.redisCpuPct.toFixed(0)}% other ${run.otherCpuPct.toFixed(0)}%` +
+    `${run.keysAdded !== undefined ? `  +${run.keysAdded} keys` : ''}${codes}` +
+    `${run.notes.length > 0 ? `  ! ${run.notes.join('; ')}` : ''}`
+  );
+}
+
+async function bench(options: BenchOptions): Promise<number> {
+  const started = new Date();
+  const pinnedLoad = pinSelf(options.loadCpu);
+  out(
+    `ebdedup bench: ${options.rounds} round(s) × ${options.durationS} s, ${options.connections} connections, ` +
+      `sinks ${options.sinks.join(', ')}${options.quick ? ' (quick)' : ''}`,
+  );
+  out(
+    pinnedLoad
+      ? `  servers on CPU ${options.serverCpu}; load generator and redis-server on CPU ${options.loadCpu}`
+      : '  ! taskset (util-linux) not found: nothing is pinned, numbers are noisier',
+  );
+  const templates = loadTemplates(join(REPO_ROOT, 'samples'), options.bodyFormat);
+  const meanBodyBytes = new BodyFactory(templates, '00000000').meanBytes();
+  out(
+    `  bodies: ${templates.length} Genesys samples (${options.bodyFormat}), ${meanBodyBytes.toFixed(0)} B on average`,
+  );
+
+  const skipped: Skipped[] = [];
+  const memory: MemoryResult[] = [];
+  const receivers: Receiver[] = [];
+  const baseline = await ServerProcess.start(compileBaseline(), EVENTS_PATH, {
+    cpu: options.serverCpu,
+    env: { EVENTS_PATH },
+  });
+  const baselineFactory = new BodyFactory(templates, randomNamespace());
+  let baselineNext = 0;
+  const baselineBody = () => baselineFactory.body(baselineNext++);
+  let redisVersion = 'unknown';
+  let soakResult: SoakResult | undefined;
+  const runs: ScenarioRun[] = [];
+
+  try {
+    for (const sink of options.sinks) {
+      try {
+        const receiver = await startReceiver(sink, options, templates);
+        receivers.push(receiver);
+        redisVersion = await receiver.redis.version();
+        out(
+          `  ${sink}: receiver pid ${receiver.server.pid} on ${receiver.server.url}, redis ${redisVersion}`,
+        );
+      } catch (error) {
+        const reason = (error instanceof Error ? error.message : String(error)).slice(0, 300);
+        skipped.push({ what: `${sink} sink`, reason });
+        out(`  ! ${sink} sink skipped: ${reason}`);
+      }
+    }
+
+    out('\nwarm-up and Redis memory per key');
+    await runLoad({
+      url: baseline.url,
+      path: EVENTS_PATH,
+      connections: options.connections,
+      durationS: options.warmupS,
+      nextBody: baselineBody,
+    });
+    for (const receiver of receivers) {
+      const result = await memoryPhase(receiver, options);
+      memory.push(result);
+      out(
+        `  ${receiver.sink}: ${result.keysInserted} events, DBSIZE ${result.dbsizeBefore} → ${result.dbsizeAfter}, ` +
+          `used_memory +${result.usedMemoryAfter - result.usedMemoryBefore} B = ${result.bytesPerKey.toFixed(1)} B/event`,
+      );
+      await runLoad({
+        url: receiver.server.url,
+        path: EVENTS_PATH,
+        apiKey: API_KEY,
+        connections: options.connections,
+        durationS: options.warmupS,
+        nextBody: bodySource(receiver, 'mixed', options.mixedDuplicatePercent),
+      });
+    }
+
+    for (let round = 1; round <= options.rounds; round++) {
+      out(`\nround ${round}/${options.rounds}`);
+      const targets: Target[] = [{ key: 'baseline', server: baseline, nextBody: baselineBody }];
+      for (const receiver of receivers) {
+        for (const load of ['unique', 'duplicate', 'mixed'] as const) {
+          targets.push({
+            key: `${receiver.sink}/${load}`,
+            server: receiver.server,
+            receiver,
+            load,
+            nextBody: bodySource(receiver, load, options.mixedDuplicatePercent),
+          });
+        }
+      }
+      for (const target of targets) {
+        if (!target.server.running) continue;
+        const run = await measure(target, round, options);
+        runs.push(run);
+        out(describeRun(run));
+      }
+    }
+
+    const logReceiver = receivers.find((receiver) => receiver.sink === 'log');
+    if (options.soakS > 0 && logReceiver?.server.running) {
+      out(`\nsoak: ${options.soakS} s of mixed load on the log sink, RSS every second`);
+      soakResult = await soak(logReceiver, options);
+      out(
+        `  RSS ${soakResult.rssFirstMb} → ${soakResult.rssLastMb} MB (peak ${soakResult.rssPeakMb.toFixed(1)}), ` +
+          `growth ${soakResult.growthMb.toFixed(1)} MB, slope ${soakResult.slopeMbPerMin.toFixed(2)} MB/min, ` +
+          `${soakResult.rps.toFixed(0)} req/s`,
+      );
+    }
+  } finally {
+    await baseline.stop();
+    for (const receiver of receivers) {
+      const exit = await receiver.server.stop();
+      if (exit.code !== 0 && exit.code !== null)
+        out(`  ! ${receiver.sink} receiver exited with ${exit.code}`);
+      for (const [key, value] of Object.entries(await receiver.redis.client.info('stats').then(parseInfo))) {
+        if (key === 'rejected_connections' && value !== '0') out(`  ! redis rejected connections: ${value}`);
+      }
+      await receiver.redis.stop();
+    }
+  }
+
+  const summaries = summarise(runs);
+  const targets = evaluateTargets({ summaries, memory, soak: soakResult, skipped });
+  const failed = targets.filter((target) => target.status === 'FAIL').length;
+
+  out(
+    `\n## Results (medians of ${options.rounds} round(s) × ${options.durationS} s, ${options.connections} connections)\n`,
+  );
+  out(scenarioTable(summaries));
+  out('\n### Redis memory per retained key\n');
+  out(memory.length > 0 ? memoryTable(memory) : '(no receiver ran)');
+  if (soakResult) {
+    out(
+      `\n### Soak (${soakResult.durationS} s, ${soakResult.key})\n\nRSS ${soakResult.rssFirstMb} → ${soakResult.rssLastMb} MB, ` +
+        `peak ${soakResult.rssPeakMb.toFixed(1)} MB, growth ${soakResult.growthMb.toFixed(1)} MB ` +
+        `(slope ${soakResult.slopeMbPerMin.toFixed(2)} MB/min)`,
+    );
+  }
+  for (const skip of skipped) out(`\nskipped: ${skip.what}: ${skip.reason}`);
+  out('\n### Targets\n');
+  out(targetTable(targets));
+  const notes = runs.filter((run) => run.notes.length > 0);
+  if (notes.length > 0) {
+    out('\nnotes:');
+    for (const run of notes) out(`  round ${run.round} ${run.key}: ${run.notes.join('; ')}`);
+  }
+
+  const result = {
+    date: started.toISOString(),
+    commit: gitCommit(),
+    machine: {
+      node: process.version,
+      redis: redisVersion,
+      cpu: cpus()[0]?.model ?? 'unknown',
+      cpus: cpus().length,
+      pinned: pinnedLoad,
+      loadAverageAtStart: loadavg(),
+    },
+    options: { ...options, meanBodyBytes: Math.round(meanBodyBytes) },
+    summaries,
+    memory,
+    soak: soakResult,
+    targets,
+    skipped,
+    runs,
+  };
+  if (options.write) {
+    const path = join(REPO_ROOT, options.out ?? defaultResultPath(started, options.quick));
+    mkdirSync(dirname(path), { recursive: true });
+    writeFileSync(path, `${JSON.stringify(result, null, 2)}\n`);
+    out(`\nwrote ${path}`);
+  }
+  out(`\n${failed === 0 ? 'all targets met' : `${failed} target(s) FAILED`}`);
+  // Missing targets are reported, not failed: the benchmark's exit code says whether it ran.
+  return 0;
+}
+
+function parseInfo(text: string): Record<string, string> {
+  const entries: Record<string, string> = {};
+  for (const line of text.split('\r\n')) {
+    const at = line.indexOf(':');
+    if (at > 0) entries[line.slice(0, at)] = line.slice(at + 1);
+  }
+  return entries;
+}
+
+async function main(): Promise<number> {
+  let options: BenchOptions;
+  try {
+    options = parseBenchArgs(process.argv.slice(2));
+  } catch (error) {
+    process.stderr.write(`${(error as Error).message}\n\n${USAGE}`);
+    return 2;
+  }
+  if (options.help) {
+    out(USAGE);
+    return 0;
+  }
+  if (!existsSync(join(REPO_ROOT, 'dist/main.js'))) {
+    process.stderr.write('dist/main.js is missing: run `npm run build` first (npm run bench does).\n');
+    return 2;
+  }
+  if (options.profile) return runProfile(options);
+  return bench(options);
+}
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(
+      `bench failed: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    );
+    process.exit(1);
+  },
+);

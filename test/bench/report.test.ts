@@ -1,0 +1,166 @@
+import { describe, expect, it } from 'vitest';
+import { defaultResultPath, parseBenchArgs } from '../../bench/lib/args.js';
+import {
+  evaluateTargets,
+  markdownTable,
+  type ScenarioKey,
+  type ScenarioRun,
+  scenarioTable,
+  summarise,
+  targetTable,
+} from '../../bench/lib/report.js';
+
+function run(
+  key: ScenarioKey,
+  round: number,
+  rps: number,
+  p99: number,
+  extra: Partial<ScenarioRun> = {},
+): ScenarioRun {
+  return {
+    key,
+    round,
+    durationS: 10,
+    requests: rps * 10,
+    rps,
+    latencyMs: { mean: p99 / 3, p50: p99 / 4, p90: p99 / 2, p99, max: p99 * 2 },
+    non2xx: 0,
+    statusCodes: { 200: rps * 10 },
+    errors: 0,
+    timeouts: 0,
+    rssPeakMb: 90,
+    rssAfterMb: 85,
+    serverCpuPct: 100,
+    loadgenCpuPct: 60,
+    redisCpuPct: 10,
+    otherCpuPct: 0,
+    notes: [],
+    ...extra,
+  };
+}
+
+describe('bench report', () => {
+  const runs = [
+    run('baseline', 1, 20_000, 4),
+    run('log/unique', 1, 17_000, 5),
+    run('log/duplicate', 1, 18_000, 5),
+    run('baseline', 2, 10_000, 8),
+    run('log/unique', 2, 9_000, 8, { rssPeakMb: 130 }),
+    run('log/duplicate', 2, 8_000, 16, { non2xx: 2, statusCodes: { 200: 79_998, 409: 2 } }),
+    run('baseline', 3, 20_000, 4),
+    run('log/unique', 3, 15_000, 4),
+    run('log/duplicate', 3, 19_000, 4),
+  ];
+
+  it('takes ratios within a round, then medians over rounds', () => {
+    const summaries = summarise(runs);
+    const unique = summaries.find((s) => s.key === 'log/unique');
+    // Round ratios 0.85, 0.90, 0.75: the median is 0.85, not the ratio of the median rps (15000/20000).
+    expect(unique?.ratio).toBeCloseTo(0.85);
+    expect(unique?.rps).toBe(15_000);
+    expect(unique?.p99Ratio).toBeCloseTo(1.0);
+    expect(unique?.rssPeakMb).toBe(130);
+    const duplicate = summaries.find((s) => s.key === 'log/duplicate');
+    expect(duplicate?.non2xx).toBe(2);
+    expect(duplicate?.statusCodes['409']).toBe(2);
+    expect(summaries.map((s) => s.key)).toEqual(['baseline', 'log/unique', 'log/duplicate']);
+  });
+
+  it('checks every target, skipping what was not measured with the reason', () => {
+    const summaries = summarise(runs);
+    const targets = evaluateTargets({
+      summaries,
+      memory: [
+        {
+          sink: 'log',
+          keysInserted: 100_000,
+          dbsizeBefore: 0,
+          dbsizeAfter: 100_000,
+          usedMemoryBefore: 1_000_000,
+          usedMemoryAfter: 12_000_000,
+          bytesPerKey: 110,
+        },
+      ],
+      skipped: [{ what: 'redis-stream sink', reason: 'SINK=redis-stream is not available' }],
+    });
+    const status = Object.fromEntries(targets.map((t) => [t.id, t.status]));
+    expect(status['log-unique-throughput']).toBe('PASS');
+    expect(status['log-duplicate-throughput']).toBe('PASS');
+    expect(status['log-unique-p99']).toBe('PASS');
+    expect(status['log-mixed-p99']).toBe('SKIP');
+    expect(status['redis-stream-unique-throughput']).toBe('SKIP');
+    expect(targets.find((t) => t.id === 'redis-stream-unique-throughput')?.actual).toMatch(/not available/);
+    expect(status['redis-bytes-per-key']).toBe('PASS');
+    expect(status['rss-under-load']).toBe('FAIL');
+    expect(status['rss-soak-growth']).toBe('SKIP');
+    expect(status['no-errors']).toBe('FAIL');
+  });
+
+  it('fails a throughput target below its ratio', () => {
+    const slow = [
+      run('baseline', 1, 20_000, 4),
+      run('log/unique', 1, 15_000, 4),
+      run('log/duplicate', 1, 16_000, 7),
+    ];
+    const targets = evaluateTargets({ summaries: summarise(slow), memory: [], skipped: [] });
+    const byId = Object.fromEntries(targets.map((t) => [t.id, t]));
+    expect(byId['log-unique-throughput']).toMatchObject({ status: 'FAIL', actual: '0.75×' });
+    expect(byId['log-duplicate-throughput']).toMatchObject({ status: 'FAIL', actual: '0.80×' });
+    expect(byId['log-duplicate-p99']).toMatchObject({ status: 'FAIL', actual: '1.75×' });
+    // Without a redis-stream run or a reason, its p99 rows are left out, its throughput rows skipped.
+    expect(byId['redis-stream-unique-p99']).toBeUndefined();
+    expect(byId['redis-stream-unique-throughput']?.status).toBe('SKIP');
+  });
+
+  it('formats aligned Markdown tables', () => {
+    const table = markdownTable(
+      ['a', 'bb'],
+      [
+        ['x', '1'],
+        ['yyyy', '22'],
+      ],
+      ['l', 'r'],
+    );
+    expect(table.split('\n')).toEqual([
+      '| a    |  bb |',
+      '| ---- | --: |',
+      '| x    |   1 |',
+      '| yyyy |  22 |',
+    ]);
+    const scenarios = scenarioTable(summarise(runs));
+    expect(scenarios).toContain('| log/duplicate');
+    expect(scenarios).toContain('409×2');
+    expect(scenarios.split('\n')).toHaveLength(5);
+    const targets = targetTable(evaluateTargets({ summaries: summarise(runs), memory: [], skipped: [] }));
+    expect(targets).toMatch(/\| PASS|\| FAIL/);
+  });
+
+  it('parses the command line', () => {
+    expect(parseBenchArgs([])).toMatchObject({
+      rounds: 3,
+      durationS: 10,
+      connections: 50,
+      soakS: 60,
+      quick: false,
+    });
+    expect(parseBenchArgs(['--quick'])).toMatchObject({
+      rounds: 1,
+      durationS: 2,
+      soakS: 0,
+      memoryKeys: 20_000,
+    });
+    expect(parseBenchArgs(['--rounds', '5', '--duration', '2.5', '--sinks', 'log'])).toMatchObject({
+      rounds: 5,
+      durationS: 2.5,
+      sinks: ['log'],
+    });
+    expect(parseBenchArgs(['--no-write']).write).toBe(false);
+    expect(() => parseBenchArgs(['--rounds', '0'])).toThrow(/--rounds/);
+    expect(() => parseBenchArgs(['--sinks', 'kafka'])).toThrow(/kafka/);
+    expect(() => parseBenchArgs(['--bogus'])).toThrow();
+    expect(defaultResultPath(new Date('2025-03-04T10:00:00Z'), false)).toBe('bench/results/2025-03-04.json');
+    expect(defaultResultPath(new Date('2025-03-04T10:00:00Z'), true)).toBe(
+      'bench/results/2025-03-04-quick.json',
+    );
+  });
+});
