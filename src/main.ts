@@ -53,6 +53,9 @@ async function main(): Promise<void> {
       sink: sink.name,
       auth: config.AUTH_MODE,
       strategy: config.DEDUP_STRATEGY,
+      protocol: config.TLS_CERT_FILE === undefined ? 'http' : 'https',
+      metrics: config.METRICS_TOKEN === undefined ? 'open' : 'token',
+      admin: config.ADMIN_TOKEN.length > 0,
     },
     'receiver ready',
   );

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, readFileSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parseEnv } from 'node:util';
 import type { z } from 'zod';
@@ -58,13 +58,45 @@ const configSchema = envSchema
       fail('SINK_HTTP_URL', 'is required when SINK=http');
     }
     if (env.SINK === 'redis-stream' && !redisLocated) {
-      fail('SINK', 'redis-stream needs REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS (the stream lives in the store)');
+      fail(
+        'SINK',
+        'redis-stream needs REDIS_URL, REDIS_CLUSTER_NODES or REDIS_SENTINELS (the stream lives in the store)',
+      );
     }
     if (env.SINK === 'redis-stream' && env.STORE === 'memory') {
       fail('STORE', 'memory cannot be used with SINK=redis-stream');
     }
     if (env.SINK === 'module' && !env.SINK_MODULE) {
       fail('SINK_MODULE', 'is required when SINK=module');
+    }
+    if (env.AUTH_MODE === 'jwt') {
+      for (const variable of ['JWT_JWKS_URL', 'JWT_ISSUER'] as const) {
+        if (!env[variable]) fail(variable, 'is required when AUTH_MODE=jwt');
+      }
+      if (env.JWT_AUDIENCE.length === 0) fail('JWT_AUDIENCE', 'is required when AUTH_MODE=jwt');
+      if (production && env.JWT_JWKS_URL?.startsWith('http://') && !isLoopbackUrl(env.JWT_JWKS_URL)) {
+        fail('JWT_JWKS_URL', 'must be https:// when NODE_ENV=production (the keys decide who may post)');
+      }
+    }
+    if ((env.TLS_CERT_FILE === undefined) !== (env.TLS_KEY_FILE === undefined)) {
+      fail(
+        env.TLS_CERT_FILE ? 'TLS_KEY_FILE' : 'TLS_CERT_FILE',
+        'is required with the other TLS_*_FILE (both or neither)',
+      );
+    }
+    for (const variable of ['TLS_CERT_FILE', 'TLS_KEY_FILE'] as const) {
+      const file = env[variable];
+      const problem = file === undefined ? undefined : unreadableFile(file);
+      if (problem) fail(variable, problem);
+    }
+    for (const reserved of ['/metrics', '/healthz', '/readyz', '/admin']) {
+      if (env.EVENTS_PATH === reserved || env.EVENTS_PATH.startsWith(`${reserved}/`)) {
+        fail('EVENTS_PATH', `cannot be ${reserved} or under it: the receiver serves that route itself`);
+      }
+    }
+    // An idle socket is closed after CONNECTION_TIMEOUT_MS, and a request waiting for its sink is idle.
+    if (env.CONNECTION_TIMEOUT_MS <= env.SINK_TIMEOUT_MS) {
+      fail('CONNECTION_TIMEOUT_MS', `must be longer than SINK_TIMEOUT_MS (${env.SINK_TIMEOUT_MS} ms)`);
     }
     // A claim must outlive the sink's deadline, or a second delivery could take over a claim whose holder is
     // still inside its deadline and process the event twice.
@@ -132,6 +164,8 @@ const SECRET_VARIABLES = new Set([
   'BEARER_TOKENS',
   'REDIS_URL',
   'SINK_HTTP_HEADERS',
+  'METRICS_TOKEN',
+  'ADMIN_TOKEN',
 ]);
 
 function isSecret(variable: string): boolean {
@@ -145,10 +179,28 @@ export function secretValues(config: Config): string[] {
     ...config.BEARER_TOKENS,
     ...config.BASIC_AUTH_USERS.map((pair) => pair.slice(pair.indexOf(':') + 1)),
     ...Object.values(config.SINK_HTTP_HEADERS),
+    ...(config.METRICS_TOKEN ? [config.METRICS_TOKEN] : []),
+    ...config.ADMIN_TOKEN,
   ];
   const redisPassword = config.REDIS_URL ? safeUrl(config.REDIS_URL)?.password : undefined;
   if (redisPassword) secrets.push(decodeURIComponent(redisPassword));
   return secrets.filter((secret) => secret.length > 0);
+}
+
+/** Why `file` cannot be read, or undefined when it can. */
+function unreadableFile(file: string): string | undefined {
+  try {
+    if (!statSync(file).isFile()) return 'is not a file';
+    accessSync(file, constants.R_OK);
+    return undefined;
+  } catch (error) {
+    return `cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'})`;
+  }
+}
+
+function isLoopbackUrl(value: string): boolean {
+  const host = safeUrl(value)?.hostname;
+  return host === 'localhost' || host === '[::1]' || (host?.startsWith('127.') ?? false);
 }
 
 function safeUrl(value: string): URL | undefined {

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 
 /**
@@ -58,6 +59,51 @@ const headerName = (fallback: string) =>
     .transform((value) => value.toLowerCase())
     .default(fallback);
 
+/**
+ * Algorithms a JWT connection may be signed with: asymmetric only, since the keys come from a public JWKS.
+ * `none` and HS* never verify here (an HS* token "signed" with a public key is the classic confusion attack).
+ */
+export const JWT_ALGORITHMS: readonly string[] = [
+  'RS256',
+  'RS384',
+  'RS512',
+  'PS256',
+  'PS384',
+  'PS512',
+  'ES256',
+  'ES384',
+  'ES512',
+  'EdDSA',
+];
+
+const PROXY_KEYWORDS = new Set(['loopback', 'linklocal', 'uniquelocal']);
+
+/**
+ * Fastify's trustProxy: `true`/`false`, a number of hops, or comma-separated addresses, CIDR ranges and
+ * proxy-addr's keywords (loopback, linklocal, uniquelocal).
+ */
+const trustProxy = optionalString.transform((value, ctx): boolean | number | string[] => {
+  if (value === undefined || value === 'false') return false;
+  if (value === 'true') return true;
+  if (/^\d+$/.test(value)) return Number(value);
+  const items = value
+    .split(',')
+    .map((item) => item.trim())
+    .filter((item) => item.length > 0);
+  const valid = (item: string) => {
+    if (PROXY_KEYWORDS.has(item)) return true;
+    const [address, bits, extra] = item.split('/');
+    if (extra !== undefined || address === undefined || isIP(address) === 0) return false;
+    return bits === undefined || (/^\d{1,3}$/.test(bits) && Number(bits) <= (isIP(address) === 4 ? 32 : 128));
+  };
+  if (items.length > 0 && items.every(valid)) return items;
+  ctx.addIssue({
+    code: 'custom',
+    message: 'expected true, false, a number of hops, or comma-separated addresses/CIDR ranges',
+  });
+  return z.NEVER;
+});
+
 /** EventBridge retries for up to 24 h by default: a key kept for less lets a late retry through. */
 export const MIN_TTL_SECONDS = 86_400;
 
@@ -91,13 +137,23 @@ export const envSchema = z.object({
   DEDUP_LEASE_SECONDS: int(1, 3600, 30),
   STORE_FAILURE: z.enum(['fail-closed', 'fail-open']).default('fail-closed'),
 
-  AUTH_MODE: z.enum(['api-key', 'basic', 'bearer', 'none']).default('api-key'),
+  AUTH_MODE: z.enum(['api-key', 'basic', 'bearer', 'jwt', 'none']).default('api-key'),
   API_KEY_HEADER: headerName('x-api-key'),
   API_KEYS: list,
   BASIC_AUTH_USERS: list.refine((pairs) => pairs.every((pair) => /^[^:]+:.+$/.test(pair)), {
     message: 'expected comma-separated user:password pairs',
   }),
   BEARER_TOKENS: list,
+  JWT_JWKS_URL: httpUrl,
+  JWT_ISSUER: optionalString,
+  JWT_AUDIENCE: list,
+  JWT_ALGORITHMS: list
+    .refine((items) => items.every((item) => JWT_ALGORITHMS.includes(item)), {
+      message: `expected comma-separated asymmetric JWS algorithms (${JWT_ALGORITHMS.join(', ')}); none and HS* are refused`,
+    })
+    .transform((items) => (items.length > 0 ? items : ['RS256', 'ES256'])),
+  JWT_CLOCK_SKEW_SECONDS: int(0, 300, 30),
+  JWT_JWKS_COOLDOWN_SECONDS: int(1, 3600, 30),
 
   SINK: z.enum(['log', 'redis-stream', 'http', 'module']).default('log'),
   SINK_STREAM: z.string().trim().min(1).default('ebdedup:events'),
@@ -128,6 +184,19 @@ export const envSchema = z.object({
   BODY_LIMIT_BYTES: int(1024, 64 * 1024 * 1024, 2_097_152),
   LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
   SHUTDOWN_TIMEOUT_MS: int(100, 600_000, 10_000),
+  /** Event-loop delay above which POST {EVENTS_PATH} answers 503 + Retry-After instead of queueing; 0 = never. */
+  SHED_MAX_EVENT_LOOP_DELAY_MS: int(0, 60_000, 1000),
+
+  TLS_CERT_FILE: optionalString,
+  TLS_KEY_FILE: optionalString,
+  TRUST_PROXY: trustProxy,
+  REQUEST_TIMEOUT_MS: int(100, 600_000, 10_000),
+  CONNECTION_TIMEOUT_MS: int(100, 3_600_000, 30_000),
+  MAX_CONNECTIONS: int(0, 1_000_000, 10_000),
+  METRICS_TOKEN: optionalString,
+  ADMIN_TOKEN: list.refine((tokens) => tokens.every((token) => token.length >= 16), {
+    message: 'expected tokens of at least 16 characters, comma-separated',
+  }),
 });
 
 export type RawEnv = z.input<typeof envSchema>;

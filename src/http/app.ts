@@ -1,22 +1,32 @@
+import { readFileSync } from 'node:fs';
 import helmet from '@fastify/helmet';
+import underPressure from '@fastify/under-pressure';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import { createPipeline } from '../core/create-pipeline.js';
-import type { ReceiverError } from '../core/errors.js';
+import { InvalidEventError, OverloadedError, type ReceiverError } from '../core/errors.js';
 import type { DedupPipeline, RequestTrace } from '../core/pipeline.js';
 import type { DedupRule } from '../events/rules.js';
+import { RedisStreamSink } from '../sinks/redis-stream.js';
 import type { Sink } from '../sinks/types.js';
+import { RedisStore } from '../store/redis.js';
 import type { IdempotencyStore } from '../store/types.js';
 import { createAuthenticator } from './auth.js';
 import { createErrorHandler, notFoundHandler } from './error-handler.js';
+import { jsonDepthExceeds, MAX_JSON_DEPTH } from './json-depth.js';
+import { instrumentSink, instrumentStore, ReceiverMetrics } from './metrics.js';
+import { type AdminKeyspace, registerAdminRoutes } from './routes/admin.js';
 import { registerEventsRoute } from './routes/events.js';
 import { registerHealthRoutes } from './routes/health.js';
+import { registerMetricsRoute } from './routes/metrics.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
     /** The core pipeline, for tests and adapters that want to wait on it. */
     pipeline: DedupPipeline;
+    /** This app's metrics (its own registry). */
+    metrics: ReceiverMetrics;
   }
   interface FastifyRequest {
     /** How the request ended: `processed`, `duplicate`, or an error code. */
@@ -33,34 +43,137 @@ export interface BuildAppOptions {
   sink: Sink;
   logger: Logger;
   rules?: readonly DedupRule[];
+  /** How often load is sampled for shedding; tests shorten it. */
+  pressureSampleIntervalMs?: number;
 }
 
 export type App = FastifyInstance;
 
 /**
- * The receiver as a Fastify instance, with no globals: everything it uses is passed in, and closing it closes
- * the pipeline (waiting for late sinks), the sink and the store, in that order.
+ * The Fastify instance the configuration describes: HTTPS when TLS_CERT_FILE/TLS_KEY_FILE are set, the proxy
+ * trust of TRUST_PROXY, and the limits that keep slow or idle clients from holding sockets: the whole request
+ * must arrive within REQUEST_TIMEOUT_MS (else 408), a socket idle for CONNECTION_TIMEOUT_MS is closed, and
+ * connections past MAX_CONNECTIONS are closed on arrival.
  */
-export async function buildApp({ config, store, sink, logger, rules }: BuildAppOptions): Promise<App> {
-  const pipeline = createPipeline({ config, store, sink, logger, ...(rules ? { rules } : {}) });
-  const app = Fastify({
+function createServer(config: Config, logger: Logger): App {
+  const timeouts = {
+    requestTimeout: config.REQUEST_TIMEOUT_MS,
+    headersTimeout: config.REQUEST_TIMEOUT_MS,
+    // How often Node looks for requests past those timeouts (its default, 30 s, would let them run long).
+    connectionsCheckingInterval: Math.min(1000, config.REQUEST_TIMEOUT_MS),
+  };
+  const options = {
     // pino's Logger is a FastifyBaseLogger; the cast keeps the instance's type the default one.
     loggerInstance: logger as FastifyBaseLogger,
     // One line per request, written in onResponse below, instead of Fastify's two.
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: config.BODY_LIMIT_BYTES,
     return503OnClosing: true,
+    // A number of hops as a function: Fastify accepts a number too, but its types do not say so.
+    trustProxy:
+      typeof config.TRUST_PROXY === 'number'
+        ? trustHops(config.TRUST_PROXY)
+        : (config.TRUST_PROXY as boolean | string[]),
+    connectionTimeout: config.CONNECTION_TIMEOUT_MS,
+    requestTimeout: config.REQUEST_TIMEOUT_MS,
+  };
+  let app: App;
+  if (config.TLS_CERT_FILE !== undefined && config.TLS_KEY_FILE !== undefined) {
+    const https = {
+      ...timeouts,
+      cert: readFileSync(config.TLS_CERT_FILE),
+      key: readFileSync(config.TLS_KEY_FILE),
+    };
+    // An HTTPS instance differs from the default one only in its raw server's type, which no route uses.
+    app = Fastify({ ...options, http2: false, https }) as unknown as App;
+  } else {
+    app = Fastify({ ...options, http: timeouts });
+  }
+  if (config.MAX_CONNECTIONS > 0) app.server.maxConnections = config.MAX_CONNECTIONS;
+  return app;
+}
+
+/** Trusts the `hops` proxies nearest to the server (X-Forwarded-For read from the right). */
+function trustHops(hops: number): (address: string, hop: number) => boolean {
+  return (_address, hop) => hop < hops;
+}
+
+/**
+ * Where the admin routes find a key: with SINK=redis-stream the dedup key sits in its stream's hash slot,
+ * not at the store's own name for it.
+ */
+function adminKeyspace(store: IdempotencyStore, sink: Sink, observed: IdempotencyStore): AdminKeyspace {
+  if (sink instanceof RedisStreamSink && store instanceof RedisStore) {
+    return {
+      inspect: (key) => store.inspectRedisKey(sink.locate(key).dedupKey),
+      remove: (key) => store.deleteRedisKey(sink.locate(key).dedupKey),
+    };
+  }
+  return { inspect: (key) => observed.inspectKey(key), remove: (key) => observed.deleteKey(key) };
+}
+
+/**
+ * The receiver as a Fastify instance, with no globals: everything it uses is passed in, and closing it closes
+ * the pipeline (waiting for late sinks), the sink and the store, in that order. The store and the sink are
+ * wrapped to be measured (app.metrics, GET /metrics).
+ */
+export async function buildApp(options: BuildAppOptions): Promise<App> {
+  const { config, store, sink, logger, rules } = options;
+  const metrics = new ReceiverMetrics({
+    info: {
+      store: store.kind,
+      sink: sink.name,
+      auth_mode: config.AUTH_MODE,
+      strategy: config.DEDUP_STRATEGY,
+      tls: config.TLS_CERT_FILE === undefined ? 'off' : 'on',
+    },
   });
+  const observedStore = instrumentStore(store, metrics);
+  const observedSink = instrumentSink(sink, metrics);
+  const pipeline = createPipeline({
+    config,
+    store: observedStore,
+    sink: observedSink,
+    logger,
+    ...(rules ? { rules } : {}),
+  });
+  const app = createServer(config, logger);
 
   app.decorateRequest('outcome', undefined);
   app.decorateRequest('trace', undefined);
   app.decorateRequest('failure', undefined);
   app.decorate('pipeline', pipeline);
+  app.decorate('metrics', metrics);
 
   // Only JSON is an event: without this, text/plain would be parsed too and reach validation.
   app.removeContentTypeParser('text/plain');
+  // Fastify's own JSON parser (which refuses __proto__ and constructor.prototype keys), after a check of the
+  // nesting depth: see json-depth.ts.
+  const parseJson = app.getDefaultJsonParser('error', 'error');
+  app.removeContentTypeParser('application/json');
+  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
+    if (jsonDepthExceeds(body as string, MAX_JSON_DEPTH)) {
+      done(
+        new InvalidEventError([{ path: '', message: `the body nests deeper than ${MAX_JSON_DEPTH} levels` }]),
+        undefined,
+      );
+      return;
+    }
+    parseJson(request, body as string, done);
+  });
 
   await app.register(helmet, { global: true });
+  if (config.SHED_MAX_EVENT_LOOP_DELAY_MS > 0) {
+    await app.register(underPressure, {
+      maxEventLoopDelay: config.SHED_MAX_EVENT_LOOP_DELAY_MS,
+      sampleInterval: options.pressureSampleIntervalMs ?? 1000,
+      // Only events are shed: health, readiness and metrics must keep answering while the process is busy.
+      pressureHandler: (request, _reply, type, value) =>
+        request.routeOptions.url === config.EVENTS_PATH
+          ? Promise.reject(new OverloadedError(`${type} ${Math.round(value ?? 0)}`))
+          : undefined,
+    });
+  }
   app.setErrorHandler(createErrorHandler(config.BODY_LIMIT_BYTES));
   app.setNotFoundHandler(notFoundHandler);
 
@@ -74,16 +187,31 @@ export async function buildApp({ config, store, sink, logger, rules }: BuildAppO
       key: trace?.key,
       eventId: trace?.eventId,
       detailType: trace?.detailType,
+      client: request.ip,
       ms: Math.round(reply.elapsedTime * 100) / 100,
       ...(request.failure ? { err: request.failure } : {}),
     };
+    if (request.method === 'POST' && request.routeOptions.url === config.EVENTS_PATH) {
+      metrics.observeRequest(request.outcome, reply.statusCode, reply.elapsedTime / 1000, {
+        strategy: config.DEDUP_STRATEGY,
+        detailType: trace?.detailType,
+      });
+    }
     if (reply.statusCode >= 500) request.log.error(line, 'request failed');
     else if (trace === undefined) request.log.debug(line, 'request');
     else request.log.info(line, 'request');
   });
 
   registerEventsRoute(app, { path: config.EVENTS_PATH, pipeline, authenticate: createAuthenticator(config) });
-  registerHealthRoutes(app, { store });
+  registerHealthRoutes(app, { store: observedStore });
+  registerMetricsRoute(app, { metrics, token: config.METRICS_TOKEN });
+  // Without ADMIN_TOKEN the admin routes do not exist: 404, like any unknown path.
+  if (config.ADMIN_TOKEN.length > 0) {
+    await registerAdminRoutes(app, {
+      tokens: config.ADMIN_TOKEN,
+      keyspace: adminKeyspace(store, sink, observedStore),
+    });
+  }
 
   // A keep-alive connection whose request is still running when shutdown starts would otherwise hold the
   // server open after its response: tell such clients to close it.

@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
+import { createRemoteJWKSet, errors as joseErrors, jwtVerify } from 'jose';
 import type { Config } from '../config/index.js';
-import { UnauthorizedError } from '../core/errors.js';
+import { ReceiverError, UnauthorizedError } from '../core/errors.js';
 import type { RequestHeaders } from '../events/keys.js';
 
 /**
@@ -10,13 +11,26 @@ import type { RequestHeaders } from '../events/keys.js';
  * Candidates and accepted values are compared as SHA-256 digests with timingSafeEqual, against every accepted
  * value without stopping at a match, so neither the length nor the position of a key leaks through timing.
  */
-export type Authenticator = (headers: RequestHeaders) => void;
+export type Authenticator = (headers: RequestHeaders) => void | Promise<void>;
+
+/**
+ * AUTH_MODE=jwt could not fetch the signing keys (JWKS endpoint down, slow or answering garbage): the token
+ * may well be valid, so the answer invites a retry without calling the caller's credentials wrong.
+ */
+export class AuthUnavailableError extends ReceiverError {
+  readonly code = 'auth_unavailable';
+  readonly statusCode = 503;
+  override readonly retryAfterSeconds = 5;
+  constructor(options?: ErrorOptions) {
+    super('the JWT signing keys (JWT_JWKS_URL) could not be fetched', options);
+  }
+}
 
 function digest(value: string): Buffer {
   return createHash('sha256').update(value).digest();
 }
 
-function matcher(accepted: readonly string[]): (candidate: string | undefined) => boolean {
+export function matcher(accepted: readonly string[]): (candidate: string | undefined) => boolean {
   const digests = accepted.map(digest);
   return (candidate) => {
     if (candidate === undefined) return false;
@@ -32,7 +46,7 @@ function single(value: string | string[] | undefined): string | undefined {
 }
 
 /** The credentials after `<scheme> ` in Authorization, the scheme matched case-insensitively (RFC 9110 §11.1). */
-function authorizationParameter(headers: RequestHeaders, scheme: string): string | undefined {
+export function authorizationParameter(headers: RequestHeaders, scheme: string): string | undefined {
   const value = single(headers.authorization);
   if (value === undefined || value.length <= scheme.length + 1) return undefined;
   if (value.slice(0, scheme.length).toLowerCase() !== scheme.toLowerCase() || value[scheme.length] !== ' ') {
@@ -47,6 +61,8 @@ export function createAuthenticator(config: Config): Authenticator {
   switch (config.AUTH_MODE) {
     case 'none':
       return () => {};
+    case 'jwt':
+      return createJwtAuthenticator(config);
     case 'api-key': {
       const header = config.API_KEY_HEADER;
       const matches = matcher(config.API_KEYS);
@@ -76,4 +92,59 @@ export function createAuthenticator(config: Config): Authenticator {
       };
     }
   }
+}
+
+/**
+ * A short, stable, non-reversible name for a credential, for log lines that must say which one was used
+ * (never the credential itself): the first 12 hex digits of its SHA-256.
+ */
+export function fingerprint(credential: string): string {
+  return `sha256:${digest(credential).toString('hex').slice(0, 12)}`;
+}
+
+/** jose's errors that mean "this token is not acceptable", as opposed to "the keys could not be fetched". */
+const TOKEN_ERRORS = new Set<string>([
+  'ERR_JOSE_ALG_NOT_ALLOWED',
+  'ERR_JOSE_NOT_SUPPORTED',
+  'ERR_JWS_INVALID',
+  'ERR_JWS_SIGNATURE_VERIFICATION_FAILED',
+  'ERR_JWT_CLAIM_VALIDATION_FAILED',
+  'ERR_JWT_EXPIRED',
+  'ERR_JWT_INVALID',
+  'ERR_JWK_INVALID',
+  'ERR_JWKS_NO_MATCHING_KEY',
+  'ERR_JWKS_MULTIPLE_MATCHING_KEYS',
+]);
+
+/**
+ * AUTH_MODE=jwt: the access token that an OAUTH_CLIENT_CREDENTIALS connection fetched from the identity
+ * provider, verified as a JWT against the provider's JWKS (cached; fetched again, at most once per
+ * JWT_JWKS_COOLDOWN_SECONDS, when a token names a key it does not hold, which is how a key rotation arrives),
+ * its issuer, audience, an `exp`, and an asymmetric algorithm from JWT_ALGORITHMS. Async: the one mode that
+ * may wait on the network, and only when its cache misses.
+ */
+function createJwtAuthenticator(config: Config): Authenticator {
+  const keys = createRemoteJWKSet(new URL(config.JWT_JWKS_URL as string), {
+    cooldownDuration: config.JWT_JWKS_COOLDOWN_SECONDS * 1000,
+    timeoutDuration: 2000,
+  });
+  const options = {
+    issuer: config.JWT_ISSUER as string,
+    audience: config.JWT_AUDIENCE,
+    algorithms: config.JWT_ALGORITHMS,
+    clockTolerance: config.JWT_CLOCK_SKEW_SECONDS,
+    requiredClaims: ['exp'],
+  };
+  return async (headers) => {
+    const token = authorizationParameter(headers, 'Bearer');
+    if (token === undefined) throw new UnauthorizedError(`Bearer ${REALM}`);
+    try {
+      await jwtVerify(token, keys, options);
+    } catch (error) {
+      if (error instanceof joseErrors.JOSEError && TOKEN_ERRORS.has(error.code)) {
+        throw new UnauthorizedError(`Bearer ${REALM}, error="invalid_token"`);
+      }
+      throw new AuthUnavailableError({ cause: error });
+    }
+  };
 }

@@ -1,6 +1,8 @@
-import { type ClaimResult, type IdempotencyStore, newOwnerToken } from './types.js';
+import { type ClaimResult, type IdempotencyStore, type KeyInspection, newOwnerToken } from './types.js';
 
-type Entry = { state: 'in_progress'; token: string; expiresAt: number } | { state: 'processed'; firstSeenAt: number; expiresAt: number };
+type Entry =
+  | { state: 'in_progress'; token: string; expiresAt: number }
+  | { state: 'processed'; firstSeenAt: number; expiresAt: number };
 
 export interface MemoryStoreOptions {
   /** Injected for tests that move time. */
@@ -74,6 +76,21 @@ export class MemoryStore implements IdempotencyStore {
     if (entry?.state !== 'in_progress' || entry.token !== token) return false;
     entry.expiresAt = this.now() + leaseMs;
     return true;
+  }
+
+  async inspectKey(key: string): Promise<KeyInspection> {
+    const entry = this.live(key);
+    if (entry === undefined) return { state: 'absent' };
+    const remaining = entry.expiresAt - this.now();
+    return entry.state === 'in_progress'
+      ? { state: 'in_progress', leaseRemainingMs: remaining }
+      : { state: 'processed', firstSeenAt: entry.firstSeenAt, ttlRemainingMs: remaining };
+  }
+
+  async deleteKey(key: string): Promise<KeyInspection> {
+    const held = await this.inspectKey(key);
+    this.entries.delete(key);
+    return held;
   }
 
   async checkHealth(): Promise<void> {}

@@ -1,5 +1,11 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
-import { type ClaimResult, type IdempotencyStore, newOwnerToken, StoreError } from './types.js';
+import {
+  type ClaimResult,
+  type IdempotencyStore,
+  type KeyInspection,
+  newOwnerToken,
+  StoreError,
+} from './types.js';
 
 /**
  * The Redis store. Each state change is one Lua script (EVALSHA through ioredis `defineCommand`), so the
@@ -127,6 +133,21 @@ function storeFailure(operation: string, error: unknown): StoreError {
   return new StoreError(`redis ${operation} failed: ${(error as Error)?.message ?? String(error)}`, { cause: error });
 }
 
+/** Reads `GET` and `PTTL` replies of a MULTI: `~token` is a claim, digits are a processed first-seen time. */
+function inspection(replies: [Error | null, unknown][] | null): KeyInspection {
+  const [value, pttl] = (replies ?? []).map(([error, reply]) => {
+    if (error) throw storeFailure('inspect', error);
+    return reply;
+  });
+  if (replies === null) throw new StoreError('redis inspect failed: transaction aborted');
+  if (value === null || value === undefined) return { state: 'absent' };
+  const remaining = typeof pttl === 'number' ? pttl : -1;
+  const text = String(value);
+  if (text.startsWith('~')) return { state: 'in_progress', leaseRemainingMs: Math.max(remaining, 0) };
+  if (!/^\d+$/.test(text)) throw new StoreError('redis inspect failed: the key holds an unexpected value');
+  return { state: 'processed', firstSeenAt: Number(text), ttlRemainingMs: remaining };
+}
+
 export class RedisStore implements IdempotencyStore {
   readonly kind = 'redis' as const;
   readonly client: RedisClient & DedupCommands;
@@ -191,6 +212,37 @@ export class RedisStore implements IdempotencyStore {
     } catch (error) {
       throw storeFailure('renew', error);
     }
+  }
+
+  async inspectKey(key: string): Promise<KeyInspection> {
+    return this.inspectRedisKey(this.redisKey(key));
+  }
+
+  async deleteKey(key: string): Promise<KeyInspection> {
+    return this.deleteRedisKey(this.redisKey(key));
+  }
+
+  /** The admin view of one Redis key: this store's, or one a sink placed elsewhere (redis-stream). */
+  async inspectRedisKey(redisKey: string): Promise<KeyInspection> {
+    let replies: [Error | null, unknown][] | null;
+    try {
+      // MULTI: the value and its PTTL from one moment (both keys of one slot on a Cluster).
+      replies = await this.client.multi().get(redisKey).pttl(redisKey).exec();
+    } catch (error) {
+      throw storeFailure('inspect', error);
+    }
+    return inspection(replies);
+  }
+
+  /** Deletes one Redis key atomically and tells what it held. */
+  async deleteRedisKey(redisKey: string): Promise<KeyInspection> {
+    let replies: [Error | null, unknown][] | null;
+    try {
+      replies = await this.client.multi().get(redisKey).pttl(redisKey).del(redisKey).exec();
+    } catch (error) {
+      throw storeFailure('delete', error);
+    }
+    return inspection(replies);
   }
 
   async checkHealth(): Promise<void> {

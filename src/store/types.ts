@@ -16,6 +16,12 @@ export type ClaimResult =
   | { outcome: 'duplicate'; firstSeenAt: number }
   | { outcome: 'in_progress'; leaseRemainingMs: number };
 
+/** What the store holds for a key right now: the admin view (GET/DELETE /admin/keys/:key). */
+export type KeyInspection =
+  | { state: 'absent' }
+  | { state: 'in_progress'; leaseRemainingMs: number }
+  | { state: 'processed'; firstSeenAt: number; ttlRemainingMs: number };
+
 export interface IdempotencyStore {
   readonly kind: 'redis' | 'memory';
   /** Takes `key` for a new owner unless it is processed or claimed. One atomic step. */
@@ -29,6 +35,13 @@ export interface IdempotencyStore {
   releaseClaim(key: string, token: string): Promise<boolean>;
   /** Extends the lease if `token` still owns it (the heartbeat of a slow sink). */
   renewClaim(key: string, token: string, leaseMs: number): Promise<boolean>;
+  /** What the store holds for `key` (admin view). Reads only. */
+  inspectKey(key: string): Promise<KeyInspection>;
+  /**
+   * Removes `key` whatever its state, in one atomic step, and resolves to what it held: an operator's
+   * force-release of a stuck claim, or a deliberate reprocess of a processed event.
+   */
+  deleteKey(key: string): Promise<KeyInspection>;
   /** Resolves when the store answers; rejects otherwise. */
   checkHealth(): Promise<void>;
   close(): Promise<void>;

@@ -17,7 +17,8 @@ export function registerEventsRoute(
     // onRequest runs before the body is read, so an unauthenticated caller cannot make us parse anything.
     onRequest: async (request) => {
       request.trace = {};
-      authenticate(request.headers);
+      // Synchronous for api-key, basic and bearer; a promise only for jwt.
+      await authenticate(request.headers);
     },
     handler: async (request) => {
       const trace = request.trace as RequestTrace;

@@ -1,0 +1,36 @@
+/**
+ * How deep a JSON text nests, checked before JSON.parse. JSON.parse itself copes with any depth, but
+ * everything after it that walks the value recursively (RFC 8785 canonicalisation of the content digest,
+ * for one) overflows the stack at a few thousand levels: a 10 kB body of `{"a":` would become a 500 that
+ * EventBridge retries for a day. No EventBridge or Genesys event comes close to this limit.
+ */
+export const MAX_JSON_DEPTH = 128;
+
+const QUOTE = 0x22;
+const BACKSLASH = 0x5c;
+const OPEN_BRACE = 0x7b;
+const OPEN_BRACKET = 0x5b;
+const CLOSE_BRACE = 0x7d;
+const CLOSE_BRACKET = 0x5d;
+
+/** True when `text` opens more than `limit` objects or arrays inside each other (strings skipped). */
+export function jsonDepthExceeds(text: string, limit: number = MAX_JSON_DEPTH): boolean {
+  if (text.length <= limit) return false;
+  let depth = 0;
+  let inString = false;
+  for (let index = 0; index < text.length; index++) {
+    const char = text.charCodeAt(index);
+    if (inString) {
+      if (char === BACKSLASH) index++;
+      else if (char === QUOTE) inString = false;
+    } else if (char === QUOTE) {
+      inString = true;
+    } else if (char === OPEN_BRACE || char === OPEN_BRACKET) {
+      depth++;
+      if (depth > limit) return true;
+    } else if (char === CLOSE_BRACE || char === CLOSE_BRACKET) {
+      depth--;
+    }
+  }
+  return false;
+}
