@@ -1,0 +1,638 @@
+import { execFileSync, spawnSync } from 'node:child_process';
+import { cpSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { type CollectionTag, parse, parseAllDocuments, type ScalarTag } from 'yaml';
+import { parseConfig } from '../../src/config/index.js';
+import { envSchema } from '../../src/config/schema.js';
+import { REPO_ROOT } from '../helpers/server-process.js';
+
+/**
+ * The deployment templates under deploy/: parsed as the tools read them (CloudFormation's short-form intrinsic
+ * tags included), then checked for the settings the receiver's guarantees depend on.
+ */
+
+type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+type JsonMap = { [key: string]: Json };
+
+const DEPLOY = join(REPO_ROOT, 'deploy');
+const CFN_FILE = join(DEPLOY, 'cloudformation', 'eventbridge-api-destination.yaml');
+const K8S_BASE = join(DEPLOY, 'k8s', 'base');
+const K8S_EXAMPLE = join(DEPLOY, 'k8s', 'overlays', 'example');
+
+// ---------------------------------------------------------------- CloudFormation parsing and evaluation
+
+const INTRINSICS: Record<string, string> = {
+  '!Ref': 'Ref',
+  '!Condition': 'Condition',
+  '!Sub': 'Fn::Sub',
+  '!GetAtt': 'Fn::GetAtt',
+  '!If': 'Fn::If',
+  '!Equals': 'Fn::Equals',
+  '!Not': 'Fn::Not',
+  '!And': 'Fn::And',
+  '!Or': 'Fn::Or',
+  '!Join': 'Fn::Join',
+  '!Select': 'Fn::Select',
+  '!Split': 'Fn::Split',
+  '!FindInMap': 'Fn::FindInMap',
+  '!Base64': 'Fn::Base64',
+  '!GetAZs': 'Fn::GetAZs',
+  '!ImportValue': 'Fn::ImportValue',
+  '!Cidr': 'Fn::Cidr',
+};
+
+/** Each short form as the long form CloudFormation turns it into (`!GetAtt A.B` is `Fn::GetAtt: [A, B]`). */
+const CFN_TAGS: (ScalarTag | CollectionTag)[] = Object.entries(INTRINSICS).flatMap(([tag, name]) => [
+  {
+    tag,
+    resolve: (value: string) =>
+      name === 'Fn::GetAtt'
+        ? { [name]: [value.slice(0, value.indexOf('.')), value.slice(value.indexOf('.') + 1)] }
+        : { [name]: value },
+  } satisfies ScalarTag,
+  { tag, collection: 'seq', resolve: (seq) => ({ [name]: seq.toJSON() }) } satisfies CollectionTag,
+  { tag, collection: 'map', resolve: (map) => ({ [name]: map.toJSON() }) } satisfies CollectionTag,
+]);
+
+function loadCfn(): JsonMap {
+  return parse(readFileSync(CFN_FILE, 'utf8'), { customTags: CFN_TAGS }) as JsonMap;
+}
+
+const template = loadCfn();
+const parameters = template.Parameters as Record<string, JsonMap>;
+const resources = template.Resources as Record<string, JsonMap>;
+
+const PSEUDO = new Set([
+  'AWS::AccountId',
+  'AWS::NoValue',
+  'AWS::Partition',
+  'AWS::Region',
+  'AWS::StackId',
+  'AWS::StackName',
+  'AWS::URLSuffix',
+  'AWS::NotificationARNs',
+]);
+
+const NO_VALUE = '<AWS::NoValue>';
+
+/**
+ * The template as CloudFormation would see it with these parameter values (defaults for the rest): Ref to a
+ * parameter, Fn::Sub over parameters, Fn::If / Fn::Equals / Fn::Not / Fn::And / Fn::Or evaluated; Ref to
+ * resources and pseudo parameters and Fn::GetAtt left as they are (they exist only once deployed).
+ */
+function render(values: Record<string, string> = {}): {
+  resources: Record<string, JsonMap>;
+  outputs: JsonMap;
+} {
+  const params: Record<string, string> = {};
+  for (const [name, parameter] of Object.entries(parameters)) {
+    const value = values[name] ?? (parameter.Default === undefined ? `<${name}>` : String(parameter.Default));
+    params[name] = value;
+  }
+  const conditionDefs = (template.Conditions ?? {}) as JsonMap;
+  const conditions: Record<string, boolean> = {};
+  const condition = (name: string): boolean => {
+    if (!(name in conditions)) conditions[name] = Boolean(evaluate(conditionDefs[name] as Json));
+    return conditions[name] as boolean;
+  };
+  const evaluate = (node: Json): Json => {
+    if (Array.isArray(node)) return node.map(evaluate).filter((item) => item !== NO_VALUE);
+    if (node === null || typeof node !== 'object') return node;
+    const keys = Object.keys(node);
+    if (keys.length === 1) {
+      const [key] = keys as [string];
+      const arg = node[key] as Json;
+      switch (key) {
+        case 'Ref':
+          if (arg === 'AWS::NoValue') return NO_VALUE;
+          return typeof arg === 'string' && arg in params ? (params[arg] as string) : node;
+        case 'Fn::Sub':
+          return typeof arg === 'string'
+            ? arg.replace(/\$\{([A-Za-z0-9]+)\}/g, (whole, name: string) => params[name] ?? whole)
+            : node;
+        case 'Fn::If': {
+          const [name, yes, no] = arg as [string, Json, Json];
+          return evaluate(condition(name) ? yes : no);
+        }
+        case 'Fn::Equals': {
+          const [left, right] = (arg as Json[]).map(evaluate);
+          return left === right;
+        }
+        case 'Fn::Not':
+          return !evaluate((arg as Json[])[0] as Json);
+        case 'Fn::And':
+          return (arg as Json[]).every((item) => evaluate(item) === true);
+        case 'Fn::Or':
+          return (arg as Json[]).some((item) => evaluate(item) === true);
+        case 'Condition':
+          return condition(arg as string);
+      }
+    }
+    const out: JsonMap = {};
+    for (const [key, value] of Object.entries(node)) {
+      const evaluated = evaluate(value);
+      if (evaluated !== NO_VALUE) out[key] = evaluated;
+    }
+    return out;
+  };
+  const rendered: Record<string, JsonMap> = {};
+  for (const [name, resource] of Object.entries(resources)) {
+    if (typeof resource.Condition === 'string' && !condition(resource.Condition)) continue;
+    rendered[name] = evaluate(resource) as JsonMap;
+  }
+  return { resources: rendered, outputs: evaluate(template.Outputs as Json) as JsonMap };
+}
+
+/** The one resource of `type`, by its logical id. */
+function only(rendered: Record<string, JsonMap>, type: string): [string, JsonMap] {
+  const found = Object.entries(rendered).filter(([, resource]) => resource.Type === type);
+  expect(
+    found.map(([name]) => name),
+    `resources of type ${type}`,
+  ).toHaveLength(1);
+  return found[0] as [string, JsonMap];
+}
+
+function props(resource: JsonMap): JsonMap {
+  return resource.Properties as JsonMap;
+}
+
+const getAtt = (name: string, attribute: string) => ({ 'Fn::GetAtt': [name, attribute] });
+
+function allowedBy(pattern: Json | undefined, value: string): boolean {
+  return new RegExp(String(pattern)).test(value);
+}
+
+/** EventBridge's matching for the operators the template uses: exact strings, prefix and exists. */
+function matches(pattern: JsonMap, event: JsonMap): boolean {
+  return Object.entries(pattern).every(([field, rule]) => {
+    const value = event[field];
+    if (Array.isArray(rule)) {
+      return rule.some((option) => {
+        if (option !== null && typeof option === 'object' && !Array.isArray(option)) {
+          if ('prefix' in option) return typeof value === 'string' && value.startsWith(String(option.prefix));
+          if ('exists' in option) return (value !== undefined) === option.exists;
+          throw new Error(`operator not handled by this test: ${JSON.stringify(option)}`);
+        }
+        return value === option;
+      });
+    }
+    return typeof rule === 'object' && rule !== null && typeof value === 'object' && value !== null
+      ? matches(rule as JsonMap, value as JsonMap)
+      : false;
+  });
+}
+
+/** Every `{Ref}`, `{Fn::GetAtt}`, `${Name}` in Fn::Sub, and condition name used anywhere in the template. */
+function references(node: Json, found = { refs: new Set<string>(), conditions: new Set<string>() }) {
+  if (Array.isArray(node)) for (const item of node) references(item, found);
+  else if (node !== null && typeof node === 'object') {
+    for (const [key, value] of Object.entries(node)) {
+      if (key === 'Ref' && typeof value === 'string') found.refs.add(value);
+      else if (key === 'Fn::GetAtt' && Array.isArray(value)) found.refs.add(String(value[0]));
+      else if (key === 'Fn::Sub') {
+        const text = Array.isArray(value) ? String(value[0]) : String(value);
+        for (const [, name] of text.matchAll(/\$\{([A-Za-z0-9:]+)(?:\.[A-Za-z]+)?\}/g))
+          found.refs.add(name as string);
+      } else if (key === 'Fn::If' && Array.isArray(value)) found.conditions.add(String(value[0]));
+      else if (key === 'Condition' && typeof value === 'string') found.conditions.add(value);
+      references(value, found);
+    }
+  }
+  return found;
+}
+
+function samples(): JsonMap[] {
+  const folder = join(REPO_ROOT, 'samples');
+  return readdirSync(folder)
+    .filter((name) => name.startsWith('genesys-') && name.endsWith('.json'))
+    .map((name) => JSON.parse(readFileSync(join(folder, name), 'utf8')) as JsonMap);
+}
+
+const BUS = 'aws.partner/genesys.com/cloud/23faea37-1117-4c0a-88a2-572c46780b03/quickstart-test';
+const SECRET = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:ebdedup/api-key-AbCdEf';
+
+describe('CloudFormation: eventbridge-api-destination.yaml', () => {
+  it('parses with the short-form intrinsic tags and defines the resources of an API destination delivery', () => {
+    const types = Object.values(resources).map((resource) => resource.Type);
+
+    expect(template.AWSTemplateFormatVersion).toBe('2010-09-09');
+    for (const type of [
+      'AWS::Events::Connection',
+      'AWS::Events::ApiDestination',
+      'AWS::Events::Rule',
+      'AWS::SQS::Queue',
+      'AWS::SQS::QueuePolicy',
+      'AWS::IAM::Role',
+    ]) {
+      expect(
+        types.filter((candidate) => candidate === type),
+        type,
+      ).toHaveLength(1);
+    }
+  });
+
+  it('refers only to parameters, resources, pseudo parameters and conditions that exist', () => {
+    const { refs, conditions } = references(template);
+    const known = new Set([...Object.keys(parameters), ...Object.keys(resources), ...PSEUDO]);
+    const defined = new Set(Object.keys((template.Conditions ?? {}) as JsonMap));
+
+    expect([...refs].filter((name) => !known.has(name))).toEqual([]);
+    expect([...conditions].filter((name) => !defined.has(name))).toEqual([]);
+    expect(refs.has('ApiKeySecretArn')).toBe(true);
+  });
+
+  it('takes the API key from Secrets Manager by dynamic reference, in the header the receiver reads', () => {
+    const withJsonKey = props(
+      only(render({ ApiKeySecretArn: SECRET }).resources, 'AWS::Events::Connection')[1],
+    );
+    const wholeSecret = props(
+      only(
+        render({ ApiKeySecretArn: SECRET, ApiKeySecretJsonKey: '' }).resources,
+        'AWS::Events::Connection',
+      )[1],
+    );
+    const auth = (connection: JsonMap) =>
+      (connection.AuthParameters as JsonMap).ApiKeyAuthParameters as JsonMap;
+
+    expect(withJsonKey.AuthorizationType).toBe('API_KEY');
+    expect(auth(withJsonKey).ApiKeyName).toBe('x-api-key');
+    expect(auth(withJsonKey).ApiKeyName).toBe(envSchema.shape.API_KEY_HEADER.parse(undefined));
+    expect(auth(withJsonKey).ApiKeyValue).toBe(`{{resolve:secretsmanager:${SECRET}:SecretString:apiKey}}`);
+    expect(auth(wholeSecret).ApiKeyValue).toBe(`{{resolve:secretsmanager:${SECRET}}}`);
+    expect(allowedBy(parameters.ApiKeySecretArn?.AllowedPattern, SECRET)).toBe(true);
+    expect(allowedBy(parameters.ApiKeySecretArn?.AllowedPattern, 'my-api-key-in-clear')).toBe(false);
+    expect(parameters.ApiKeySecretArn?.Default).toBeUndefined();
+  });
+
+  it('posts to the endpoint parameter through the connection, at the configured rate', () => {
+    const destination = props(
+      only(
+        render({ EndpointUrl: 'https://ebdedup.example.com/events' }).resources,
+        'AWS::Events::ApiDestination',
+      )[1],
+    );
+
+    expect(destination.HttpMethod).toBe('POST');
+    expect(destination.InvocationEndpoint).toBe('https://ebdedup.example.com/events');
+    expect(destination.ConnectionArn).toEqual(getAtt('Connection', 'Arn'));
+    expect(destination.InvocationRateLimitPerSecond).toBe(
+      String(parameters.InvocationRateLimitPerSecond?.Default),
+    );
+    expect(parameters.InvocationRateLimitPerSecond?.Type).toBe('Number');
+    expect(parameters.InvocationRateLimitPerSecond?.MinValue).toBe(1);
+    expect(allowedBy(parameters.EndpointUrl?.AllowedPattern, 'http://ebdedup.example.com/events')).toBe(
+      false,
+    );
+  });
+
+  it('puts the rule on the Genesys partner event bus and matches every sample Genesys event', () => {
+    const rule = props(only(render({ EventBusName: BUS }).resources, 'AWS::Events::Rule')[1]);
+    const pattern = rule.EventPattern as JsonMap;
+    const events = samples();
+
+    expect(rule.EventBusName).toBe(BUS);
+    expect(rule.State).toBe('ENABLED');
+    expect(allowedBy(parameters.EventBusName?.AllowedPattern, BUS)).toBe(true);
+    expect(allowedBy(parameters.EventBusName?.AllowedPattern, 'default')).toBe(false);
+    expect(allowedBy(parameters.EventBusName?.AllowedPattern, 'aws.partner/other.com/x/y')).toBe(false);
+    expect(typeof pattern).toBe('object');
+    expect(events.length).toBeGreaterThan(3);
+    for (const event of events) expect(matches(pattern, event), String(event['detail-type'])).toBe(true);
+    expect(matches(pattern, { source: 'aws.ec2', 'detail-type': 'v2.x' })).toBe(false);
+  });
+
+  it('narrows the rule to a detail-type prefix, or to none when the prefix is empty', () => {
+    const narrowed = props(
+      only(render({ DetailTypePrefix: 'v2.detail.' }).resources, 'AWS::Events::Rule')[1],
+    );
+    const open = props(only(render({ DetailTypePrefix: '' }).resources, 'AWS::Events::Rule')[1]);
+    const genesys = { source: BUS };
+
+    expect(
+      matches(narrowed.EventPattern as JsonMap, {
+        ...genesys,
+        'detail-type': 'v2.detail.events.conversation.{id}.customer.end',
+      }),
+    ).toBe(true);
+    expect(
+      matches(narrowed.EventPattern as JsonMap, {
+        ...genesys,
+        'detail-type': 'v2.audits.entitytype.{id}.entityid.{id}',
+      }),
+    ).toBe(false);
+    expect(matches(open.EventPattern as JsonMap, { ...genesys, 'detail-type': 'anything' })).toBe(true);
+  });
+
+  it('retries for 24 hours (EventBridge’s maximum) and then dead-letters to the queue', () => {
+    const rendered = render();
+    const [queueName] = only(rendered.resources, 'AWS::SQS::Queue');
+    const [roleName] = only(rendered.resources, 'AWS::IAM::Role');
+    const targets = props(only(rendered.resources, 'AWS::Events::Rule')[1]).Targets as JsonMap[];
+
+    expect(targets).toHaveLength(1);
+    const [target] = targets as [JsonMap];
+    expect(target.Arn).toEqual(getAtt('ApiDestination', 'Arn'));
+    expect(target.RoleArn).toEqual(getAtt(roleName, 'Arn'));
+    expect(target.RetryPolicy).toEqual({ MaximumEventAgeInSeconds: 86400, MaximumRetryAttempts: 185 });
+    expect(target.DeadLetterConfig).toEqual({ Arn: getAtt(queueName, 'Arn') });
+    // A retry may come up to 24 h late: the receiver keeps keys at least that long.
+    expect((target.RetryPolicy as JsonMap).MaximumEventAgeInSeconds).toBeLessThanOrEqual(
+      envSchema.shape.DEDUP_TTL_SECONDS.parse(undefined),
+    );
+  });
+
+  it('lets only this rule send to the dead-letter queue', () => {
+    const rendered = render();
+    const [queueName] = only(rendered.resources, 'AWS::SQS::Queue');
+    const [ruleName] = only(rendered.resources, 'AWS::Events::Rule');
+    const policy = props(only(rendered.resources, 'AWS::SQS::QueuePolicy')[1]);
+    const statements = (policy.PolicyDocument as JsonMap).Statement as JsonMap[];
+
+    expect(policy.Queues).toEqual([{ Ref: queueName }]);
+    expect(statements).toHaveLength(1);
+    expect(statements[0]).toMatchObject({
+      Effect: 'Allow',
+      Principal: { Service: 'events.amazonaws.com' },
+      Action: 'sqs:SendMessage',
+      Resource: getAtt(queueName, 'Arn'),
+      Condition: { ArnEquals: { 'aws:SourceArn': getAtt(ruleName, 'Arn') } },
+    });
+  });
+
+  it('gives the rule a role that may invoke this API destination and nothing else', () => {
+    const role = props(only(render().resources, 'AWS::IAM::Role')[1]);
+    const trust = (role.AssumeRolePolicyDocument as JsonMap).Statement as JsonMap[];
+    const statements = (role.Policies as JsonMap[]).flatMap(
+      (policy) => (policy.PolicyDocument as JsonMap).Statement as JsonMap[],
+    );
+
+    expect(trust).toEqual([
+      expect.objectContaining({ Principal: { Service: 'events.amazonaws.com' }, Action: 'sts:AssumeRole' }),
+    ]);
+    expect(statements).toEqual([
+      { Effect: 'Allow', Action: 'events:InvokeApiDestination', Resource: getAtt('ApiDestination', 'Arn') },
+    ]);
+    expect(role.ManagedPolicyArns).toBeUndefined();
+  });
+
+  it('sends the event id as Idempotency-Key only when asked to', () => {
+    const target = (values: Record<string, string>) =>
+      (props(only(render(values).resources, 'AWS::Events::Rule')[1]).Targets as JsonMap[])[0] as JsonMap;
+
+    const withHeader = target({ SendIdempotencyKeyHeader: 'true' });
+    const without = target({ SendIdempotencyKeyHeader: 'false' });
+
+    expect(withHeader.HttpParameters).toEqual({ HeaderParameters: { 'Idempotency-Key': '$.id' } });
+    expect(envSchema.shape.DEDUP_HEADER.parse(undefined)).toBe('idempotency-key');
+    expect(without.HttpParameters).toBeUndefined();
+    expect(parameters.SendIdempotencyKeyHeader?.Default).toBe('false');
+  });
+
+  it('creates the alarms only with an alarm topic', () => {
+    const alarms = (values: Record<string, string>) =>
+      Object.values(render(values).resources).filter(
+        (resource) => resource.Type === 'AWS::CloudWatch::Alarm',
+      );
+
+    expect(alarms({})).toHaveLength(0);
+    const withTopic = alarms({ AlarmTopicArn: 'arn:aws:sns:us-east-1:123456789012:ops' });
+    expect(withTopic).toHaveLength(2);
+    for (const alarm of withTopic)
+      expect(props(alarm).AlarmActions).toEqual(['arn:aws:sns:us-east-1:123456789012:ops']);
+  });
+
+  it('never puts the secret in outputs', () => {
+    const outputs = JSON.stringify(render({ ApiKeySecretArn: SECRET }).outputs);
+
+    expect(outputs).not.toContain('resolve:secretsmanager');
+    expect(outputs).not.toContain('ApiKeySecret');
+  });
+
+  it.skipIf(spawnSync('cfn-lint', ['--version']).status !== 0)('passes cfn-lint', () => {
+    const run = spawnSync('cfn-lint', [CFN_FILE], { encoding: 'utf8' });
+
+    expect(run.stdout + run.stderr).toBe('');
+    expect(run.status).toBe(0);
+  });
+});
+
+// ---------------------------------------------------------------- Kubernetes
+
+function k8sDocs(file: string): JsonMap[] {
+  return parseAllDocuments(readFileSync(file, 'utf8')).map((doc) => doc.toJSON() as JsonMap);
+}
+
+function k8s(kind: string): JsonMap {
+  const found = readdirSync(K8S_BASE)
+    .filter((name) => name.endsWith('.yaml') && name !== 'kustomization.yaml')
+    .flatMap((name) => k8sDocs(join(K8S_BASE, name)))
+    .filter((doc) => doc.kind === kind);
+  expect(found, kind).toHaveLength(1);
+  return found[0] as JsonMap;
+}
+
+const at = (node: Json | undefined, ...path: (string | number)[]): Json | undefined =>
+  path.reduce<Json | undefined>(
+    (current, key) =>
+      current !== null && typeof current === 'object'
+        ? (current as Record<string, Json>)[key as string]
+        : undefined,
+    node,
+  );
+
+function subsetOf(selector: Json | undefined, labels: Json | undefined): boolean {
+  const wanted = (selector ?? {}) as Record<string, string>;
+  const have = (labels ?? {}) as Record<string, string>;
+  return (
+    Object.keys(wanted).length > 0 && Object.entries(wanted).every(([key, value]) => have[key] === value)
+  );
+}
+
+const deployment = k8s('Deployment');
+const podSpec = at(deployment, 'spec', 'template', 'spec') as JsonMap;
+const container = (podSpec.containers as JsonMap[])[0] as JsonMap;
+const podLabels = at(deployment, 'spec', 'template', 'metadata', 'labels');
+const configMap = k8s('ConfigMap');
+const configData = configMap.data as Record<string, string>;
+
+/** Every variable that carries a credential: never in a ConfigMap. */
+const SECRET_VARIABLES = [
+  'API_KEYS',
+  'BASIC_AUTH_USERS',
+  'BEARER_TOKENS',
+  'REDIS_URL',
+  'METRICS_TOKEN',
+  'ADMIN_TOKEN',
+];
+
+describe('Kubernetes: deploy/k8s/base', () => {
+  it('lists every manifest of the folder in its kustomization, and only those', () => {
+    const kustomization = parse(readFileSync(join(K8S_BASE, 'kustomization.yaml'), 'utf8')) as JsonMap;
+    const files = readdirSync(K8S_BASE).filter(
+      (name) => name.endsWith('.yaml') && name !== 'kustomization.yaml',
+    );
+
+    expect([...(kustomization.resources as string[])].sort()).toEqual(files.sort());
+    expect(files).toEqual(
+      expect.arrayContaining(['deployment.yaml', 'service.yaml', 'pdb.yaml', 'hpa.yaml', 'configmap.yaml']),
+    );
+  });
+
+  it('probes liveness on /healthz and readiness on /readyz, on the port the server listens on', () => {
+    const ports = container.ports as JsonMap[];
+    const named = (name: Json | undefined) => ports.find((port) => port.name === name)?.containerPort;
+
+    expect(at(container, 'livenessProbe', 'httpGet', 'path')).toBe('/healthz');
+    expect(at(container, 'readinessProbe', 'httpGet', 'path')).toBe('/readyz');
+    expect(named(at(container, 'livenessProbe', 'httpGet', 'port'))).toBe(Number(configData.PORT));
+    expect(named(at(container, 'readinessProbe', 'httpGet', 'port'))).toBe(Number(configData.PORT));
+  });
+
+  it('drains before it is killed: the grace period covers the preStop pause and SHUTDOWN_TIMEOUT_MS', () => {
+    const command = at(container, 'lifecycle', 'preStop', 'exec', 'command') as string[];
+    const pause = Number(command?.[command.length - 1]);
+    const shutdownMs = Number(
+      configData.SHUTDOWN_TIMEOUT_MS ?? envSchema.shape.SHUTDOWN_TIMEOUT_MS.parse(undefined),
+    );
+
+    expect(command?.[0]).toBe('sleep');
+    expect(pause).toBeGreaterThanOrEqual(3);
+    expect(Number(podSpec.terminationGracePeriodSeconds)).toBeGreaterThan(pause + shutdownMs / 1000);
+  });
+
+  it('runs as a non-root user without privilege escalation, with requests and limits', () => {
+    expect(at(podSpec, 'securityContext', 'runAsNonRoot')).toBe(true);
+    expect(Number(at(podSpec, 'securityContext', 'runAsUser'))).toBeGreaterThan(0);
+    expect(at(container, 'securityContext', 'allowPrivilegeEscalation')).toBe(false);
+    expect(at(container, 'securityContext', 'readOnlyRootFilesystem')).toBe(true);
+    expect(at(container, 'securityContext', 'capabilities', 'drop')).toEqual(['ALL']);
+    for (const kind of ['requests', 'limits']) {
+      expect(at(container, 'resources', kind, 'cpu'), `${kind}.cpu`).toBeTruthy();
+      expect(at(container, 'resources', kind, 'memory'), `${kind}.memory`).toBeTruthy();
+    }
+  });
+
+  it('takes its settings from the ConfigMap and its credentials from the Secret', () => {
+    const sources = container.envFrom as JsonMap[];
+
+    expect(sources.map((source) => at(source, 'configMapRef', 'name')).filter(Boolean)).toEqual([
+      at(configMap, 'metadata', 'name'),
+    ]);
+    expect(sources.map((source) => at(source, 'secretRef', 'name')).filter(Boolean)).toEqual([
+      'ebdedup-secrets',
+    ]);
+  });
+
+  it('keeps no credential in the ConfigMap, only variables the receiver knows', () => {
+    const keys = Object.keys(configData);
+
+    expect(keys.filter((key) => SECRET_VARIABLES.includes(key))).toEqual([]);
+    expect(Object.values(configData).filter((value) => /:\/\/[^/\s]*@/.test(value))).toEqual([]);
+    expect(keys.filter((key) => !(key in envSchema.shape))).toEqual([]);
+  });
+
+  it('is a configuration the receiver accepts in production, with the Secret’s two values added', () => {
+    const secrets = readFileSync(join(K8S_EXAMPLE, 'secrets.env.example'), 'utf8');
+    const secretKeys = [...secrets.matchAll(/^([A-Z_]+)=/gm)].map(([, key]) => key);
+
+    const config = parseConfig({
+      ...configData,
+      API_KEYS: 'k'.repeat(32),
+      REDIS_URL: 'rediss://u:p@redis.example:6379',
+    });
+
+    expect(secretKeys.sort()).toEqual(['API_KEYS', 'REDIS_URL']);
+    expect(config.NODE_ENV).toBe('production');
+    expect(config.REDIS_CLUSTER_NODES.length).toBeGreaterThan(0);
+    expect(config.REDIS_WAIT_REPLICAS).toBeGreaterThanOrEqual(1);
+  });
+
+  it('leaves the replica count to the HorizontalPodAutoscaler, which scales the Deployment on CPU', () => {
+    const hpa = k8s('HorizontalPodAutoscaler');
+    const metrics = at(hpa, 'spec', 'metrics') as JsonMap[];
+
+    expect(at(deployment, 'spec', 'replicas')).toBeUndefined();
+    expect(hpa.apiVersion).toBe('autoscaling/v2');
+    expect(at(hpa, 'spec', 'scaleTargetRef')).toEqual({
+      apiVersion: 'apps/v1',
+      kind: 'Deployment',
+      name: at(deployment, 'metadata', 'name'),
+    });
+    expect(metrics.map((metric) => at(metric, 'resource', 'name'))).toEqual(['cpu']);
+    expect(Number(at(hpa, 'spec', 'minReplicas'))).toBeGreaterThanOrEqual(2);
+    expect(Number(at(hpa, 'spec', 'maxReplicas'))).toBeGreaterThan(Number(at(hpa, 'spec', 'minReplicas')));
+  });
+
+  it('has a PodDisruptionBudget over the pods that still lets a node drain at the minimum replica count', () => {
+    const pdb = k8s('PodDisruptionBudget');
+    const minReplicas = Number(at(k8s('HorizontalPodAutoscaler'), 'spec', 'minReplicas'));
+    const maxUnavailable = at(pdb, 'spec', 'maxUnavailable');
+    const minAvailable = at(pdb, 'spec', 'minAvailable');
+
+    expect(pdb.apiVersion).toBe('policy/v1');
+    expect(subsetOf(at(pdb, 'spec', 'selector', 'matchLabels'), podLabels)).toBe(true);
+    expect(maxUnavailable !== undefined || minAvailable !== undefined).toBe(true);
+    if (maxUnavailable !== undefined) expect(Number(maxUnavailable)).toBeGreaterThanOrEqual(1);
+    if (minAvailable !== undefined) expect(Number(minAvailable)).toBeLessThan(minReplicas);
+  });
+
+  it('selects the pods consistently from the Deployment and the Service', () => {
+    const service = k8s('Service');
+
+    expect(subsetOf(at(deployment, 'spec', 'selector', 'matchLabels'), podLabels)).toBe(true);
+    expect(subsetOf(at(service, 'spec', 'selector'), podLabels)).toBe(true);
+    expect((container.ports as JsonMap[]).map((port) => port.name)).toContain(
+      at(service, 'spec', 'ports', 0, 'targetPort'),
+    );
+  });
+
+  it.skipIf(spawnSync('kubectl', ['version', '--client']).status !== 0)(
+    'builds with kustomize, base and example overlay, the overlay generating the Secret the Deployment uses',
+    () => {
+      const copy = mkdtempSync(join(tmpdir(), 'ebdedup-k8s-'));
+      try {
+        cpSync(join(DEPLOY, 'k8s'), copy, { recursive: true });
+        cpSync(
+          join(copy, 'overlays/example/secrets.env.example'),
+          join(copy, 'overlays/example/secrets.env'),
+        );
+
+        const base = execFileSync('kubectl', ['kustomize', join(copy, 'base')], { encoding: 'utf8' });
+        const overlay = parseAllDocuments(
+          execFileSync('kubectl', ['kustomize', join(copy, 'overlays/example')], { encoding: 'utf8' }),
+        ).map((doc) => doc.toJSON() as JsonMap);
+
+        expect(
+          parseAllDocuments(base)
+            .map((doc) => (doc.toJSON() as JsonMap).kind)
+            .sort(),
+        ).toEqual(
+          ['ConfigMap', 'Deployment', 'HorizontalPodAutoscaler', 'PodDisruptionBudget', 'Service'].sort(),
+        );
+        const secret = overlay.find((doc) => doc.kind === 'Secret');
+        const built = overlay.find((doc) => doc.kind === 'Deployment');
+        const secretRef = (at(built, 'spec', 'template', 'spec', 'containers', 0, 'envFrom') as JsonMap[])
+          .map((source) => at(source, 'secretRef', 'name'))
+          .find(Boolean);
+        expect(secretRef).toBe(at(secret, 'metadata', 'name'));
+        expect(Object.keys((secret?.data ?? {}) as JsonMap).sort()).toEqual(['API_KEYS', 'REDIS_URL']);
+      } finally {
+        rmSync(copy, { recursive: true, force: true });
+      }
+    },
+  );
+});
+
+it('keeps the deploy folder free of real secrets files', () => {
+  const walk = (dir: string): string[] =>
+    readdirSync(dir, { withFileTypes: true }).flatMap((entry) =>
+      entry.isDirectory() ? walk(join(dir, entry.name)) : [join(dir, entry.name)],
+    );
+
+  const files = existsSync(DEPLOY) ? walk(DEPLOY) : [];
+
+  expect(files.filter((file) => /(^|\/)(secrets?\.env|\.env)$/.test(file))).toEqual([]);
+});
