@@ -5,7 +5,7 @@ import { createRedisClient, RedisStore } from './redis.js';
 import type { IdempotencyStore } from './types.js';
 
 export { MemoryStore } from './memory.js';
-export { createRedisClient, RedisStore } from './redis.js';
+export { createRedisClient, RedisStore, ReplicationWaitError } from './redis.js';
 export * from './types.js';
 
 /** The store the configuration asks for, connected (or reconnecting in the background). */
@@ -36,7 +36,12 @@ export async function createStore(config: Config, logger: Logger): Promise<Idemp
     if (reported) logger.info('redis connection restored');
     reported = false;
   });
-  const store = new RedisStore({ client, prefix: config.DEDUP_PREFIX });
+  const store = new RedisStore({
+    client,
+    prefix: config.DEDUP_PREFIX,
+    waitReplicas: config.REDIS_WAIT_REPLICAS,
+    waitTimeoutMs: config.REDIS_WAIT_TIMEOUT_MS,
+  });
   if (!(await store.connect())) {
     logger.warn('redis is not reachable yet: answering 503 until it is');
   }

@@ -40,6 +40,14 @@ const RENEW = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0`;
 
+// Re-asserts a processed key (same value, same expiry), so that the connection running it has written the key:
+// WAIT counts the replicas holding *this connection's* writes, and the key may have been written by another
+// connection or receiver. A replica applies the stream in order, so it has the original write before this one.
+const TOUCH = `
+local current = redis.call('GET', KEYS[1])
+if current and string.sub(current, 1, 1) ~= '~' then redis.call('SET', KEYS[1], current, 'KEEPTTL') end
+return current`;
+
 type ClaimReply = 1 | [string, number];
 
 /** The commands `defineCommand` adds; ioredis cannot type them itself. */
@@ -48,6 +56,7 @@ interface DedupCommands {
   ebdedupComplete(key: string, owner: string, firstSeenAt: number, ttlMs: number): Promise<number>;
   ebdedupRelease(key: string, owner: string): Promise<number>;
   ebdedupRenew(key: string, owner: string, leaseMs: number): Promise<number>;
+  ebdedupTouch(key: string): Promise<string | null>;
 }
 
 export type RedisClient = Redis | Cluster;
@@ -57,6 +66,7 @@ export function defineDedupCommands(client: RedisClient): RedisClient & DedupCom
   client.defineCommand('ebdedupComplete', { numberOfKeys: 1, lua: COMPLETE });
   client.defineCommand('ebdedupRelease', { numberOfKeys: 1, lua: RELEASE });
   client.defineCommand('ebdedupRenew', { numberOfKeys: 1, lua: RENEW });
+  client.defineCommand('ebdedupTouch', { numberOfKeys: 1, lua: TOUCH });
   return client as RedisClient & DedupCommands;
 }
 
@@ -127,10 +137,22 @@ export interface RedisStoreOptions {
   prefix: string;
   /** Close the client with the store (false when the caller shares it). */
   ownsClient?: boolean;
+  /**
+   * REDIS_WAIT_REPLICAS: before completeClaim resolves, and before claimKey reports a duplicate, this many
+   * replicas must hold the key (Redis WAIT); fewer within `waitTimeoutMs` throws a ReplicationWaitError.
+   * 0 (the default): no WAIT.
+   */
+  waitReplicas?: number;
+  /** REDIS_WAIT_TIMEOUT_MS: how long WAIT may block (default 100). */
+  waitTimeoutMs?: number;
+  /** Connections set aside for WAIT, which blocks the connection it runs on (default 8). */
+  waitPoolSize?: number;
 }
 
 function storeFailure(operation: string, error: unknown): StoreError {
-  return new StoreError(`redis ${operation} failed: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+  return new StoreError(`redis ${operation} failed: ${(error as Error)?.message ?? String(error)}`, {
+    cause: error,
+  });
 }
 
 /** Reads `GET` and `PTTL` replies of a MULTI: `~token` is a claim, digits are a processed first-seen time. */
@@ -148,16 +170,176 @@ function inspection(replies: [Error | null, unknown][] | null): KeyInspection {
   return { state: 'processed', firstSeenAt: Number(text), ttlRemainingMs: remaining };
 }
 
+/**
+ * WAIT saw fewer replicas than REDIS_WAIT_REPLICAS acknowledge within REDIS_WAIT_TIMEOUT_MS. The write is on
+ * the master all the same: after `complete` the key *is* processed there, only not known to be replicated, so
+ * the receiver answers 503 and EventBridge's retry finds a duplicate (and waits for its replication again).
+ */
+export class ReplicationWaitError extends StoreError {
+  constructor(
+    readonly operation: 'complete' | 'duplicate',
+    readonly acknowledged: number,
+    readonly wanted: number,
+    timeoutMs: number,
+  ) {
+    super(
+      `redis ${operation}: ${acknowledged} of ${wanted} replica(s) acknowledged the key within ${timeoutMs} ms`,
+    );
+  }
+}
+
+type DedupClient = RedisClient & DedupCommands;
+
+function commandTimeoutOf(client: RedisClient): number | undefined {
+  return client instanceof Cluster
+    ? client.options.redisOptions?.commandTimeout
+    : client.options.commandTimeout;
+}
+
+/** A connection like `source` (same nodes, credentials, TLS) of its own, for WAIT. */
+function duplicateForWait(source: RedisClient, commandTimeoutMs: number): RedisClient {
+  if (source instanceof Cluster) {
+    const name = source.options.redisOptions?.connectionName;
+    return source.duplicate([], {
+      enableAutoPipelining: false,
+      redisOptions: {
+        ...source.options.redisOptions,
+        commandTimeout: commandTimeoutMs,
+        ...(name ? { connectionName: `${name}-wait` } : {}),
+      },
+    });
+  }
+  const name = source.options.connectionName;
+  return source.duplicate({
+    enableAutoPipelining: false,
+    commandTimeout: commandTimeoutMs,
+    ...(name ? { connectionName: `${name}-wait` } : {}),
+  });
+}
+
+/**
+ * Connections for WAIT. WAIT counts only the writes of the connection it runs on and blocks that connection
+ * until the replicas acknowledge or its timeout passes, so each use takes a connection for itself: the write
+ * and its WAIT go out together on it, and no other request is queued behind the block.
+ */
+class WaitPool {
+  readonly clients: DedupClient[] = [];
+  private readonly idle: DedupClient[] = [];
+  private readonly waiting: ((client: DedupClient) => void)[] = [];
+
+  constructor(
+    source: RedisClient,
+    size: number,
+    commandTimeoutMs: number,
+    private readonly acquireTimeoutMs: number,
+  ) {
+    for (let index = 0; index < Math.max(1, size); index += 1) {
+      const client = defineDedupCommands(duplicateForWait(source, commandTimeoutMs));
+      // The main connection reports the same outages; a listener keeps ioredis from printing these.
+      client.on('error', () => {});
+      this.clients.push(client);
+      this.idle.push(client);
+    }
+  }
+
+  async connect(): Promise<void> {
+    await Promise.allSettled(
+      this.clients.map((client) => (client.status === 'wait' ? client.connect() : undefined)),
+    );
+  }
+
+  async use<T>(task: (client: DedupClient) => Promise<T>): Promise<T> {
+    const client = this.idle.pop() ?? (await this.acquire());
+    try {
+      return await task(client);
+    } finally {
+      const next = this.waiting.shift();
+      if (next) next(client);
+      else this.idle.push(client);
+    }
+  }
+
+  /** Waits for a connection to come free; a full pool for longer than one WAIT's worth is a store failure. */
+  private acquire(): Promise<DedupClient> {
+    return new Promise((resolve, reject) => {
+      const waiter = (client: DedupClient) => {
+        clearTimeout(timer);
+        resolve(client);
+      };
+      const timer = setTimeout(() => {
+        const index = this.waiting.indexOf(waiter);
+        if (index >= 0) this.waiting.splice(index, 1);
+        reject(new StoreError(`no WAIT connection came free within ${this.acquireTimeoutMs} ms`));
+      }, this.acquireTimeoutMs);
+      this.waiting.push(waiter);
+    });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(
+      this.clients.map(async (client) => {
+        try {
+          await client.quit();
+        } catch {
+          client.disconnect();
+        }
+      }),
+    );
+  }
+}
+
 export class RedisStore implements IdempotencyStore {
   readonly kind = 'redis' as const;
   readonly client: RedisClient & DedupCommands;
   private readonly prefix: string;
   private readonly ownsClient: boolean;
+  private readonly waitReplicas: number;
+  private readonly waitTimeoutMs: number;
+  private readonly waitPool: WaitPool | undefined;
 
   constructor(options: RedisStoreOptions) {
     this.client = defineDedupCommands(options.client);
     this.prefix = options.prefix;
     this.ownsClient = options.ownsClient ?? true;
+    this.waitReplicas = options.waitReplicas ?? 0;
+    this.waitTimeoutMs = options.waitTimeoutMs ?? 100;
+    if (this.waitReplicas > 0) {
+      const base = commandTimeoutOf(options.client) ?? 500;
+      this.waitPool = new WaitPool(
+        options.client,
+        options.waitPoolSize ?? 8,
+        base + this.waitTimeoutMs,
+        base + this.waitTimeoutMs,
+      );
+    }
+  }
+
+  /**
+   * Sends `command` and then `WAIT waitReplicas waitTimeoutMs` on one connection of the WAIT pool, and
+   * resolves to the command's reply once enough replicas hold what it wrote.
+   */
+  private async writeAndWait(
+    operation: 'complete' | 'duplicate',
+    pool: WaitPool,
+    command: [string, ...(string | number)[]],
+  ): Promise<unknown> {
+    let replies: [Error | null, unknown][] | null;
+    try {
+      replies = await pool.use((client) =>
+        client.pipeline([command, ['wait', this.waitReplicas, this.waitTimeoutMs]]).exec(),
+      );
+    } catch (error) {
+      throw storeFailure(operation, error);
+    }
+    const [written, waited] = replies ?? [];
+    if (!written || !waited) throw new StoreError(`redis ${operation}: no reply to the pipeline`);
+    if (written[0]) throw storeFailure(operation, written[0]);
+    if (waited[0]) throw storeFailure(`${operation} wait`, waited[0]);
+    const acknowledged = Number(waited[1]);
+    if (!(acknowledged >= this.waitReplicas)) {
+      throw new ReplicationWaitError(operation, acknowledged, this.waitReplicas, this.waitTimeoutMs);
+    }
+    return written[1];
   }
 
   /** The Redis key of a dedup key: the prefix, then the digest as a hash tag. */
@@ -167,6 +349,7 @@ export class RedisStore implements IdempotencyStore {
 
   /** Connects now; when Redis is not there yet, keeps trying in the background and resolves false. */
   async connect(): Promise<boolean> {
+    await this.waitPool?.connect();
     if (this.client.status !== 'wait') return this.client.status === 'ready';
     try {
       await this.client.connect();
@@ -187,12 +370,33 @@ export class RedisStore implements IdempotencyStore {
     if (reply === 1) return { outcome: 'claimed', token };
     const [value, pttl] = reply;
     if (value.startsWith('~')) return { outcome: 'in_progress', leaseRemainingMs: Math.max(pttl, 0) };
+    // A duplicate answers 200 as well: with REDIS_WAIT_REPLICAS, only once the replicas hold the key.
+    if (this.waitPool) {
+      await this.writeAndWait('duplicate', this.waitPool, ['ebdedupTouch', this.redisKey(key)]);
+    }
     return { outcome: 'duplicate', firstSeenAt: Number(value) };
   }
 
   async completeClaim(key: string, token: string, firstSeenAt: number, ttlSeconds: number): Promise<boolean> {
+    if (this.waitPool) {
+      const reply = await this.writeAndWait('complete', this.waitPool, [
+        'ebdedupComplete',
+        this.redisKey(key),
+        `~${token}`,
+        firstSeenAt,
+        ttlSeconds * 1000,
+      ]);
+      return reply === 1;
+    }
     try {
-      return (await this.client.ebdedupComplete(this.redisKey(key), `~${token}`, firstSeenAt, ttlSeconds * 1000)) === 1;
+      return (
+        (await this.client.ebdedupComplete(
+          this.redisKey(key),
+          `~${token}`,
+          firstSeenAt,
+          ttlSeconds * 1000,
+        )) === 1
+      );
     } catch (error) {
       throw storeFailure('complete', error);
     }
@@ -256,6 +460,7 @@ export class RedisStore implements IdempotencyStore {
   }
 
   async close(): Promise<void> {
+    await this.waitPool?.close();
     if (!this.ownsClient) return;
     try {
       await this.client.quit();

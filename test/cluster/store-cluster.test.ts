@@ -1,0 +1,234 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { Redis } from 'ioredis';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { createRedisClient, RedisStore, ReplicationWaitError } from '../../src/store/redis.js';
+import { StoreError } from '../../src/store/types.js';
+import { sleep, waitFor } from '../helpers/ports.js';
+import { RedisCluster, type RedisProcess } from '../helpers/redis-cluster.js';
+
+/**
+ * The RedisStore on a real Redis Cluster (3 masters, 3 replicas, made by `redis-cli --cluster create`):
+ * hash-tagged keys spread over every master, and a killed master costs fast errors on its slots only
+ * until its replica is promoted, after which the same store serves them again without being recreated.
+ */
+
+let cluster: RedisCluster;
+
+beforeAll(async () => {
+  cluster = await RedisCluster.start({ nodeTimeoutMs: 3000 });
+});
+
+afterAll(async () => {
+  await cluster?.close();
+});
+
+/** A dedup key as the receiver makes them: a SHA-256 hex digest. */
+function digest(): string {
+  return createHash('sha256').update(randomUUID()).digest('hex');
+}
+
+async function clusterStore(
+  options: { waitReplicas?: number; waitTimeoutMs?: number } = {},
+): Promise<RedisStore> {
+  const client = createRedisClient({ clusterNodes: cluster.seeds, commandTimeoutMs: 500 });
+  // The receiver logs these (src/store/index.ts); here they are expected, and ioredis would print them.
+  client.on('error', () => {});
+  const store = new RedisStore({
+    client,
+    prefix: 'ebdedup:',
+    ...options,
+  });
+  onTestFinished(() => store.close());
+  expect(await store.connect()).toBe(true);
+  return store;
+}
+
+/** Slot → port of the master serving it, as one running master reports the cluster. */
+async function slotOwners(): Promise<Map<number, number>> {
+  const [master] = await cluster.masters();
+  if (!master) throw new Error('no master');
+  const ranges = (await master.command('CLUSTER', 'SLOTS')) as [number, number, [string, number]][];
+  const owners = new Map<number, number>();
+  for (const [from, to, [, port]] of ranges)
+    for (let slot = from; slot <= to; slot += 1) owners.set(slot, port);
+  return owners;
+}
+
+/** A connection to one node that reads even from a replica (READONLY), for looking inside. */
+async function inspector(node: RedisProcess): Promise<Redis> {
+  const client = new Redis({
+    port: node.port,
+    host: '127.0.0.1',
+    maxRetriesPerRequest: 0,
+    lazyConnect: true,
+  });
+  client.on('error', () => {});
+  onTestFinished(() => client.disconnect());
+  await client.connect();
+  await client.call('READONLY');
+  return client;
+}
+
+/** `count` fresh keys whose Redis key lives on `master` (or, with `others`, on any other master). */
+async function keysServedBy(
+  store: RedisStore,
+  master: RedisProcess,
+  count: number,
+  others = false,
+): Promise<string[]> {
+  const keys: string[] = [];
+  while (keys.length < count) {
+    const key = digest();
+    const onMaster = (await cluster.masterOf(store.redisKey(key))) === master;
+    if (onMaster !== others) keys.push(key);
+  }
+  return keys;
+}
+
+describe('RedisStore on Redis Cluster', () => {
+  it('spreads hash-tagged keys over all three masters and claims, completes and reports duplicates on each', async () => {
+    const store = await clusterStore();
+    const keys = Array.from({ length: 300 }, digest);
+    const owners = await slotOwners();
+    const firstSeenAt = 1_700_000_000_000;
+
+    const claims = await Promise.all(keys.map((key) => store.claimKey(key, 10_000)));
+    const again = await Promise.all(keys.map((key) => store.claimKey(key, 10_000)));
+    const completed = await Promise.all(
+      claims.map((claim, index) =>
+        claim.outcome === 'claimed'
+          ? store.completeClaim(keys[index] as string, claim.token, firstSeenAt + index, 86_400)
+          : false,
+      ),
+    );
+    const duplicates = await Promise.all(keys.map((key) => store.claimKey(key, 10_000)));
+
+    expect(claims.every((claim) => claim.outcome === 'claimed')).toBe(true);
+    expect(again.every((claim) => claim.outcome === 'in_progress')).toBe(true);
+    expect(completed.every((done) => done === true)).toBe(true);
+    expect(duplicates).toEqual(
+      keys.map((_key, index) => ({ outcome: 'duplicate', firstSeenAt: firstSeenAt + index })),
+    );
+
+    // The hash tag decides the slot: the Redis key and its bare digest hash alike, and the slots cover all masters.
+    const slots = await Promise.all(keys.map((key) => cluster.keySlot(store.redisKey(key))));
+    const bareSlots = await Promise.all(keys.map((key) => cluster.keySlot(key)));
+    expect(slots).toEqual(bareSlots);
+    const masters = new Set(slots.map((slot) => owners.get(slot)));
+    expect(masters.size).toBe(3);
+    expect((await cluster.masters()).map((node) => node.port).sort()).toEqual([...masters].sort());
+
+    // Each key is stored on the master that owns its slot.
+    for (const master of await cluster.masters()) {
+      const direct = await inspector(master);
+      const mine = keys.filter((_key, index) => owners.get(slots[index] as number) === master.port);
+      expect(mine.length).toBeGreaterThan(50);
+      const values = await Promise.all(mine.map((key) => direct.get(store.redisKey(key))));
+      expect(values.every((value) => value !== null && Number(value) >= firstSeenAt)).toBe(true);
+    }
+  });
+
+  it('waits for the key’s own shard replica with waitReplicas, so the replica holds it as soon as complete resolves', async () => {
+    const store = await clusterStore({ waitReplicas: 1, waitTimeoutMs: 500 });
+    const keys = Array.from({ length: 30 }, digest);
+
+    for (const key of keys) {
+      const claim = await store.claimKey(key, 10_000);
+      if (claim.outcome !== 'claimed') throw new Error('expected a claim');
+      expect(await store.completeClaim(key, claim.token, 1_700_000_000_000, 86_400)).toBe(true);
+      const [replica] = await cluster.replicasOf(await cluster.masterOf(store.redisKey(key)));
+      if (!replica) throw new Error('no replica');
+      expect(await (await inspector(replica)).get(store.redisKey(key))).toBe('1700000000000');
+    }
+    const duplicates = await Promise.all(keys.map((key) => store.claimKey(key, 10_000)));
+
+    expect(duplicates.every((claim) => claim.outcome === 'duplicate')).toBe(true);
+  });
+
+  it('answers fast errors while a killed master’s slots have no master, keeps serving the other masters, and recovers by itself after the promotion', async () => {
+    const store = await clusterStore();
+    const replicated = await clusterStore({ waitReplicas: 1, waitTimeoutMs: 500 });
+    const [victimKey] = await keysServedBy(store, (await cluster.masters())[0] as RedisProcess, 1);
+    const victim = await cluster.masterOf(store.redisKey(victimKey as string));
+    const onVictim = await keysServedBy(store, victim, 120);
+    const elsewhere = await keysServedBy(store, victim, 120, true);
+    // Acknowledged with WAIT 1 before the failure: the promoted replica must still know it.
+    const kept = onVictim.pop() as string;
+    const keptClaim = await replicated.claimKey(kept, 10_000);
+    if (keptClaim.outcome !== 'claimed') throw new Error('expected a claim');
+    await replicated.completeClaim(kept, keptClaim.token, 1_700_000_000_042, 86_400);
+
+    const replica = await cluster.killMaster(victim);
+    onTestFinished(() => (victim.running ? undefined : cluster.restart(victim)));
+    const killedAt = Date.now();
+    const samples: { ms: number; ok: boolean; error?: unknown; otherOk: boolean }[] = [];
+    let recoveredAt: number | undefined;
+    while (recoveredAt === undefined && Date.now() - killedAt < 20_000) {
+      const key = onVictim.pop() as string;
+      const started = performance.now();
+      const [onKilled, onOther] = await Promise.allSettled([
+        store.claimKey(key, 10_000),
+        store.claimKey(elsewhere.pop() as string, 10_000),
+      ]);
+      samples.push({
+        ms: performance.now() - started,
+        ok: onKilled.status === 'fulfilled',
+        error: onKilled.status === 'rejected' ? onKilled.reason : undefined,
+        otherOk: onOther.status === 'fulfilled',
+      });
+      if (onKilled.status === 'fulfilled') recoveredAt = Date.now();
+      else await sleep(100);
+    }
+    const afterwards = await store.claimKey(kept, 10_000);
+
+    const failures = samples.filter((sample) => !sample.ok);
+    expect(failures.length).toBeGreaterThan(0);
+    expect(failures.every((sample) => sample.error instanceof StoreError)).toBe(true);
+    expect(Math.max(...samples.map((sample) => sample.ms))).toBeLessThan(2000);
+    expect(recoveredAt).toBeDefined();
+    expect((await replica.info('replication')).get('role')).toBe('master');
+    expect(samples.filter((sample) => !sample.otherOk)).toEqual([]);
+    expect(afterwards).toEqual({ outcome: 'duplicate', firstSeenAt: 1_700_000_000_042 });
+
+    await cluster.restart(victim);
+    expect((await victim.info('replication')).get('role')).toBe('slave');
+  });
+
+  it('with waitReplicas 1, refuses to confirm keys of a promoted master until the old master rejoins as its replica', async () => {
+    const store = await clusterStore({ waitReplicas: 1, waitTimeoutMs: 300 });
+    const victim = (await cluster.masters())[0] as RedisProcess;
+    const [early] = await keysServedBy(store, victim, 1);
+    const replica = await cluster.killMaster(victim);
+    onTestFinished(() => (victim.running ? undefined : cluster.restart(victim)));
+    await cluster.waitPromoted(replica);
+    const token = await waitForClaim(store, early as string);
+
+    const alone = await store
+      .completeClaim(early as string, token, 1, 86_400)
+      .catch((error: unknown) => error);
+    await cluster.restart(victim);
+    // The rejoined replica acknowledges its first stream within a second of its sync.
+    let rejoined: unknown;
+    await waitFor(async () => {
+      const [key] = await keysServedBy(store, replica, 1);
+      const next = await waitForClaim(store, key as string);
+      rejoined = await store.completeClaim(key as string, next, 1, 86_400).catch((error: unknown) => error);
+      return rejoined === true;
+    }, 5000);
+
+    expect(alone).toBeInstanceOf(ReplicationWaitError);
+    expect((alone as ReplicationWaitError).acknowledged).toBe(0);
+    expect(rejoined).toBe(true);
+  });
+});
+
+/** Claims `key`, retrying while the client is still learning the new slot map. */
+async function waitForClaim(store: RedisStore, key: string): Promise<string> {
+  let token: string | undefined;
+  await waitFor(async () => {
+    const claim = await store.claimKey(key, 10_000);
+    if (claim.outcome === 'claimed') token = claim.token;
+    return token !== undefined;
+  }, 5000);
+  return token as string;
+}
