@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import { type BenchOptions, defaultResultPath, parseBenchArgs, USAGE } from './lib/args.js';
 import { BodyFactory, loadTemplates, randomNamespace } from './lib/bodies.js';
 import { type LoadResult, runLoad } from './lib/load.js';
@@ -14,6 +14,7 @@ import {
   readMachineCpuMs,
   ServerProcess,
   sleep,
+  waitForQuiet,
 } from './lib/procs.js';
 import { runProfile } from './lib/profile-run.js';
 import { API_KEY, bodySource, EVENTS_PATH, type Receiver, startReceiver } from './lib/receiver.js';
@@ -39,6 +40,8 @@ import { median, slope } from './lib/stats.js';
 
 const out = (text = '') => process.stdout.write(`${text}\n`);
 function gitCommit(): string {
+  // A run from an exported tree (git archive) has no .git: the caller says which commit it is.
+  if (process.env.BENCH_COMMIT) return process.env.BENCH_COMMIT;
   try {
     const git = (args: string[]) =>
       execFileSync('git', args, { cwd: REPO_ROOT, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
@@ -112,7 +115,8 @@ async function measure(target: Target, round: number, options: BenchOptions): Pr
     nextBody: target.nextBody,
   });
   const wallMs = performance.now() - wallBefore;
-  const serverCpuPct = ((readCpuMs(server.pid) - cpuBefore) / wallMs) * 100;
+  const serverCpuMs = readCpuMs(server.pid) - cpuBefore;
+  const serverCpuPct = (serverCpuMs / wallMs) * 100;
   const redisCpuPct = receiver ? ((readCpuMs(receiver.redis.pid) - redisCpuBefore) / wallMs) * 100 : 0;
   const machineBusyPct = ((readMachineCpuMs().busyMs - machineBefore.busyMs) / wallMs) * 100;
   // What neither the server, redis-server nor the load generator used: other people's processes, which make
@@ -159,6 +163,7 @@ async function measure(target: Target, round: number, options: BenchOptions): Pr
     rssPeakMb: peakMb,
     rssAfterMb,
     serverCpuPct,
+    serverCpuUsPerRequest: (serverCpuMs * 1000) / Math.max(result.requests, 1),
     loadgenCpuPct: result.loadgenCpuPct,
     redisCpuPct,
     otherCpuPct,
@@ -207,7 +212,7 @@ function describeRun(run: ScenarioRun): string {
   return (
     `  round ${run.round} ${run.key.padEnd(22)} ${run.rps.toFixed(0).padStart(6)} req/s  ` +
     `p50 ${run.latencyMs.p50.toFixed(2)} ms  p99 ${run.latencyMs.p99.toFixed(2)} ms  ` +
-    `RSS ${run.rssPeakMb.toFixed(1)} MB  cpu srv ${run.serverCpuPct.toFixed(0)}% load ${run.loadgenCpuPct.toFixed(0)}% ` +
+    `RSS ${run.rssPeakMb.toFixed(1)} MB  ${run.serverCpuUsPerRequest.toFixed(0)} µs/req  cpu srv ${run.serverCpuPct.toFixed(0)}% load ${run.loadgenCpuPct.toFixed(0)}% ` +
     `redis ${run.redisCpuPct.toFixed(0)}% other ${run.otherCpuPct.toFixed(0)}%` +
     `${run.keysAdded !== undefined ? `  +${run.keysAdded} keys` : ''}${codes}` +
     `${run.notes.length > 0 ? `  ! ${run.notes.join('; ')}` : ''}`
@@ -302,8 +307,17 @@ async function bench(options: BenchOptions): Promise<number> {
         }
       }
       for (const target of targets) {
-        if (!target.server.running) continue;
-        const run = await measure(target, round, options);
+        let run: ScenarioRun | undefined;
+        for (let attempt = 0; attempt <= options.retries && target.server.running; attempt++) {
+          const quiet = await waitForQuiet(options.quietWaitS);
+          run = await measure(target, round, options);
+          if (quiet.busyPct > 15)
+            run.notes.push(`machine still ${quiet.busyPct.toFixed(0)} % busy before it`);
+          if (attempt > 0) run.notes.push(`attempt ${attempt + 1}`);
+          if (run.otherCpuPct <= 25) break;
+          if (attempt < options.retries) out(`${describeRun(run)}  → again`);
+        }
+        if (!run) continue;
         runs.push(run);
         out(describeRun(run));
       }
@@ -378,7 +392,7 @@ async function bench(options: BenchOptions): Promise<number> {
     runs,
   };
   if (options.write) {
-    const path = join(REPO_ROOT, options.out ?? defaultResultPath(started, options.quick));
+    const path = resolve(REPO_ROOT, options.out ?? defaultResultPath(started, options.quick));
     mkdirSync(dirname(path), { recursive: true });
     writeFileSync(path, `${JSON.stringify(result, null, 2)}\n`);
     out(`\nwrote ${path}`);

@@ -21,6 +21,10 @@ export interface BenchOptions {
   /** CPU of the servers under test, and of the load generator and redis-server. */
   serverCpu: number;
   loadCpu: number;
+  /** Before each scenario, wait up to this long for other processes to leave the CPUs alone. */
+  quietWaitS: number;
+  /** Runs again (up to this many times) a scenario during which other processes took > 25 % of a CPU. */
+  retries: number;
   profile: boolean;
   help: boolean;
 }
@@ -41,6 +45,8 @@ export const USAGE = `npm run bench [-- options]
   --no-write          print only
   --server-cpu N      CPU for the servers under test (default 0)
   --load-cpu N        CPU for the load generator and redis-server (default 1)
+  --quiet-wait S      before each scenario, wait up to S s for the machine to be idle (default 60; quick 5)
+  --retries N         run a scenario again when other processes took > 25 % of a CPU meanwhile (default 1)
   --profile           instead of the benchmark: CPU-profile the receiver under unique and duplicate load
 `;
 
@@ -77,6 +83,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
       'no-write': { type: 'boolean', default: false },
       'server-cpu': { type: 'string' },
       'load-cpu': { type: 'string' },
+      'quiet-wait': { type: 'string' },
+      retries: { type: 'string' },
       profile: { type: 'boolean', default: false },
       help: { type: 'boolean', short: 'h', default: false },
     },
@@ -113,6 +121,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     write: values['no-write'] !== true,
     serverCpu: positiveInt('server-cpu', values['server-cpu'], 0, 0),
     loadCpu: positiveInt('load-cpu', values['load-cpu'], 1, 0),
+    quietWaitS: positiveInt('quiet-wait', values['quiet-wait'], quick ? 5 : 60, 0),
+    retries: positiveInt('retries', values.retries, quick ? 0 : 1, 0),
     profile: values.profile === true,
     help: values.help === true,
   };

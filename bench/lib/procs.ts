@@ -79,6 +79,27 @@ export function readMachineCpuMs(): { busyMs: number; totalMs: number } {
   }
 }
 
+/**
+ * Waits until the machine is quiet: less than `maxBusyPct` % of one CPU busy over a one-second window
+ * (between scenarios the benchmark's own processes are idle, so what is busy is someone else's build or
+ * tests). Gives up after `maxWaitS` seconds. Returns the seconds waited and the last busy share.
+ */
+export async function waitForQuiet(
+  maxWaitS: number,
+  maxBusyPct = 15,
+): Promise<{ waitedS: number; busyPct: number }> {
+  const started = Date.now();
+  let busyPct = Number.NaN;
+  do {
+    const before = readMachineCpuMs();
+    const wallBefore = performance.now();
+    await sleep(1000);
+    busyPct = ((readMachineCpuMs().busyMs - before.busyMs) / (performance.now() - wallBefore)) * 100;
+    if (!(busyPct > maxBusyPct)) break;
+  } while (Date.now() - started < maxWaitS * 1000);
+  return { waitedS: (Date.now() - started) / 1000, busyPct };
+}
+
 let tasksetChecked: boolean | undefined;
 
 /** Whether `taskset` (util-linux) is there and this machine has at least two CPUs to pin to. */

@@ -1,6 +1,6 @@
 import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import type { BenchOptions } from './args.js';
 import { loadTemplates } from './bodies.js';
 import { runLoad } from './load.js';
@@ -16,27 +16,31 @@ import { API_KEY, bodySource, EVENTS_PATH, type Receiver, startReceiver } from '
 const out = (text = '') => process.stdout.write(`${text}\n`);
 
 /** Inclusive time of the parts the receiver could change (matched against `name file:line`). */
-export const INCLUSIVE_PATTERNS: readonly RegExp[] = [
-  /^validateEvent /,
-  /node_modules\/zod\//,
-  /^contentKey /,
-  /node_modules\/canonicalize\//,
-  /^omitPaths /,
-  /^sha256Base64Url /,
-  /^claimKey /,
-  /^completeClaim /,
-  /node_modules\/ioredis\//,
-  /node_modules\/(@fastify\/helmet|helmet)\//,
-  /node_modules\/pino\//,
-  /dist\/http\/app\.js/,
-  /dist\/http\/auth\.js/,
-  /dist\/core\/pipeline\.js/,
-  /node_modules\/fastify\/lib\/contentTypeParser\.js/,
-  /node_modules\/secure-json-parse\//,
-  /node_modules\/fast-json-stringify\//,
-  /node_modules\/fastify\/lib\/reply\.js/,
-  /node_modules\/fastify\/lib\/hooks\.js/,
-  /^parseOptions|^error dist\/events\/envelope\.js/,
+export const INCLUSIVE: readonly { label: string; pattern: RegExp }[] = [
+  { label: 'validateEvent (envelope + Genesys schema)', pattern: /^validateEvent / },
+  { label: 'zod (all of it)', pattern: /node_modules\/zod\// },
+  { label: 'contentKey (view, canonical JSON, SHA-256)', pattern: /^contentKey / },
+  { label: 'canonicalize', pattern: /node_modules\/canonicalize\// },
+  { label: 'omitPaths', pattern: /^omitPaths / },
+  { label: 'sha256Base64Url', pattern: /^sha256Base64Url / },
+  { label: 'RedisStore.claimKey (until the command is queued)', pattern: /^claimKey / },
+  { label: 'RedisStore.completeClaim', pattern: /^completeClaim / },
+  { label: 'ioredis (all of it)', pattern: /node_modules\/ioredis\// },
+  { label: '@fastify/helmet + helmet', pattern: /node_modules\/(@fastify\/helmet|helmet)\// },
+  { label: 'pino', pattern: /node_modules\/pino\// },
+  { label: 'dist/http/app.js hooks (log line, onSend)', pattern: /dist\/http\/app\.js/ },
+  { label: 'dist/http/auth.js (API key check)', pattern: /dist\/http\/auth\.js/ },
+  { label: 'dist/core/pipeline.js (all of handle)', pattern: /dist\/core\/pipeline\.js/ },
+  { label: 'sinks (dist/sinks/*)', pattern: /dist\/sinks\// },
+  {
+    label: 'JSON body parsing (fastify content-type-parser)',
+    pattern: /fastify\/lib\/content-type-parser\.js/,
+  },
+  { label: 'secure-json-parse', pattern: /node_modules\/secure-json-parse\// },
+  { label: 'response serialisation (fast-json-stringify)', pattern: /node_modules\/fast-json-stringify\// },
+  { label: 'fastify reply.js (send, headers, serialise)', pattern: /fastify\/lib\/reply\.js/ },
+  { label: 'fastify hooks.js (every hook and what it calls)', pattern: /fastify\/lib\/hooks\.js/ },
+  { label: 'AbortController per request', pattern: /^(AbortController|createAbortSignal) / },
 ];
 
 async function profileOne(
@@ -117,12 +121,7 @@ export async function runProfile(options: BenchOptions): Promise<number> {
           '',
           '### Inclusive time of the parts the receiver controls',
           '',
-          timeTable(
-            inclusiveTimes(run.profile, INCLUSIVE_PATTERNS),
-            INCLUSIVE_PATTERNS.length,
-            false,
-            'frames matching',
-          ),
+          timeTable(inclusiveTimes(run.profile, INCLUSIVE), INCLUSIVE.length, false, 'frames matching'),
           '',
         ].join('\n'),
       );
@@ -134,7 +133,7 @@ export async function runProfile(options: BenchOptions): Promise<number> {
   const report = `# Receiver CPU profile (${new Date().toISOString().slice(0, 10)})\n\n${sections.join('\n')}`;
   out(`\n${report}`);
   if (options.write) {
-    const path = join(
+    const path = resolve(
       REPO_ROOT,
       options.out ?? `bench/results/profile-${new Date().toISOString().slice(0, 10)}.md`,
     );

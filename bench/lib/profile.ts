@@ -140,7 +140,11 @@ export function summariseProfile(profile: CpuProfile): ProfileSummary {
  * Inclusive time (self plus everything called from it) of every frame whose name matches one of
  * `patterns`, counting a sample once per pattern even under recursion.
  */
-export function inclusiveTimes(profile: CpuProfile, patterns: readonly RegExp[]): TimeEntry[] {
+export function inclusiveTimes(
+  profile: CpuProfile,
+  matchers: readonly { label: string; pattern: RegExp }[],
+): TimeEntry[] {
+  const patterns = matchers.map((matcher) => matcher.pattern);
   const parent = new Map<number, number>();
   for (const node of profile.nodes) for (const child of node.children ?? []) parent.set(child, node.id);
   const byId = new Map(profile.nodes.map((node) => [node.id, node]));
@@ -165,7 +169,7 @@ export function inclusiveTimes(profile: CpuProfile, patterns: readonly RegExp[])
   });
   return patterns
     .map((pattern, p) => ({
-      name: pattern.source,
+      name: matchers[p]?.label ?? pattern.source,
       group: 'inclusive',
       ms: totals[p] as number,
       pct: busyMs > 0 ? ((totals[p] as number) / busyMs) * 100 : 0,

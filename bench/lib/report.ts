@@ -27,6 +27,8 @@ export interface ScenarioRun {
   rssAfterMb: number;
   /** CPU used by the server and by the load generator, % of one core over the load's wall time. */
   serverCpuPct: number;
+  /** Server CPU time per response, µs: steadier than req/s when something else shares the machine. */
+  serverCpuUsPerRequest: number;
   loadgenCpuPct: number;
   redisCpuPct: number;
   /** CPU used on the machine by anything else meanwhile (other people's builds and tests): noise. */
@@ -53,6 +55,13 @@ export interface ScenarioSummary {
   statusCodes: Record<string, number>;
   errors: number;
   serverCpuPct: number;
+  serverCpuUsPerRequest: number;
+  /**
+   * Median over rounds of (baseline CPU µs per request / this scenario's): the share of the bare server's
+   * throughput this one would reach if both were CPU-bound. Unlike req/s it does not depend on whether the
+   * load generator could saturate the baseline.
+   */
+  capacityRatio: number;
   loadgenCpuPct: number;
 }
 
@@ -137,6 +146,12 @@ export function summarise(runs: readonly ScenarioRun[]): ScenarioSummary[] {
       statusCodes,
       errors: mine.reduce((sum, run) => sum + run.errors + run.timeouts, 0),
       serverCpuPct: median(mine.map((run) => run.serverCpuPct)),
+      serverCpuUsPerRequest: median(mine.map((run) => run.serverCpuUsPerRequest)),
+      capacityRatio: median(
+        mine.map((run) =>
+          ratio(baselineByRound.get(run.round)?.serverCpuUsPerRequest, run.serverCpuUsPerRequest),
+        ),
+      ),
       loadgenCpuPct: median(mine.map((run) => run.loadgenCpuPct)),
     };
   });
@@ -329,8 +344,10 @@ export function scenarioTable(summaries: readonly ScenarioSummary[]): string {
       fmt(s.rssPeakMb, 1),
       statusText(s),
       fmt(s.serverCpuPct, 0),
+      fmt(s.serverCpuUsPerRequest, 0),
+      s.key === 'baseline' ? '1.00' : fmt(s.capacityRatio),
     ]),
-    ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+    ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
   );
 }
 

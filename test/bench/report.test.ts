@@ -31,6 +31,7 @@ function run(
     rssPeakMb: 90,
     rssAfterMb: 85,
     serverCpuPct: 100,
+    serverCpuUsPerRequest: 1e6 / rps,
     loadgenCpuPct: 60,
     redisCpuPct: 10,
     otherCpuPct: 0,
@@ -60,6 +61,8 @@ describe('bench report', () => {
     expect(unique?.rps).toBe(15_000);
     expect(unique?.p99Ratio).toBeCloseTo(1.0);
     expect(unique?.rssPeakMb).toBe(130);
+    // CPU per request is 1e6/rps in these fixtures, so the capacity ratio equals the throughput ratio.
+    expect(unique?.capacityRatio).toBeCloseTo(0.85);
     const duplicate = summaries.find((s) => s.key === 'log/duplicate');
     expect(duplicate?.non2xx).toBe(2);
     expect(duplicate?.statusCodes['409']).toBe(2);
