@@ -28,6 +28,7 @@ const OUTCOMES: Readonly<Record<string, string>> = {
   rejected_downstream: 'rejected_downstream',
   auth_unavailable: 'auth_unavailable',
   overloaded: 'overloaded',
+  poison_event: 'poison',
   internal_error: 'internal_error',
   bad_request: 'bad_request',
 };
