@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import type { Socket } from 'node:net';
 import helmet from '@fastify/helmet';
 import underPressure from '@fastify/under-pressure';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
@@ -76,6 +77,7 @@ function createServer(config: Config, logger: Logger): App {
         : (config.TRUST_PROXY as boolean | string[]),
     connectionTimeout: config.CONNECTION_TIMEOUT_MS,
     requestTimeout: config.REQUEST_TIMEOUT_MS,
+    clientErrorHandler: createClientErrorHandler(logger),
   };
   let app: App;
   if (config.TLS_CERT_FILE !== undefined && config.TLS_KEY_FILE !== undefined) {
@@ -91,6 +93,32 @@ function createServer(config: Config, logger: Logger): App {
   }
   if (config.MAX_CONNECTIONS > 0) app.server.maxConnections = config.MAX_CONNECTIONS;
   return app;
+}
+
+/** Answers to what Node refuses before a request exists, in the receiver's `{"error": code}` shape. */
+const CLIENT_ERRORS: Readonly<Record<string, readonly [number, string, string]>> = {
+  ERR_HTTP_REQUEST_TIMEOUT: [408, 'Request Timeout', 'request_timeout'],
+  HPE_HEADER_OVERFLOW: [431, 'Request Header Fields Too Large', 'headers_too_large'],
+};
+
+/**
+ * Node's clientError: a request that never reached Fastify (REQUEST_TIMEOUT_MS passed, headers over 16 KiB,
+ * bytes that are not HTTP). Answered like everything else, then the socket is closed.
+ */
+function createClientErrorHandler(logger: Logger) {
+  return (error: Error & { code?: string }, socket: Socket): void => {
+    if (error.code === 'ECONNRESET' || socket.destroyed) return;
+    const [status, reason, code] = CLIENT_ERRORS[error.code ?? ''] ?? [400, 'Bad Request', 'bad_request'];
+    logger.debug({ err: error, status, client: socket.remoteAddress }, 'client error');
+    if (socket.writable) {
+      const body = JSON.stringify({ error: code });
+      socket.write(
+        `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\n` +
+          `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+      );
+    }
+    socket.destroy(error);
+  };
 }
 
 /** Trusts the `hops` proxies nearest to the server (X-Forwarded-For read from the right). */

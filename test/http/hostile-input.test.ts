@@ -191,6 +191,7 @@ async function healthy(port: number): Promise<number> {
 }
 
 const statusOf = (text: string) => Number(/^HTTP\/1\.1 (\d{3})/.exec(text)?.[1] ?? 0);
+const bodyOf = (text: string) => JSON.parse(text.slice(text.indexOf('\r\n\r\n') + 4)) as unknown;
 
 describe('hostile clients against a listening server', () => {
   it('answers 431 to oversized headers and stays up', async () => {
@@ -203,6 +204,7 @@ describe('hostile clients against a listening server', () => {
     await client.closed;
 
     expect(statusOf(client.received())).toBe(431);
+    expect(bodyOf(client.received())).toEqual({ error: 'headers_too_large' });
     expect(await healthy(port)).toBe(200);
   });
 
@@ -243,6 +245,7 @@ describe('hostile clients against a listening server', () => {
     const closedAfter = await client.closed;
 
     expect(statusOf(client.received())).toBe(408);
+    expect(bodyOf(client.received())).toEqual({ error: 'request_timeout' });
     expect(closedAfter).toBeLessThan(4000);
     expect(await healthy(port)).toBe(200);
   });
@@ -278,6 +281,7 @@ describe('hostile clients against a listening server', () => {
     await client.closed;
 
     expect(statusOf(client.received())).toBe(400);
+    expect(bodyOf(client.received())).toEqual({ error: 'bad_request' });
     expect(await healthy(port)).toBe(200);
   });
 });
