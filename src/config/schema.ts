@@ -136,6 +136,8 @@ export const envSchema = z.object({
   DEDUP_TTL_SECONDS: int(MIN_TTL_SECONDS, 31 * 86_400, 86_400),
   DEDUP_LEASE_SECONDS: int(1, 3600, 30),
   STORE_FAILURE: z.enum(['fail-closed', 'fail-open']).default('fail-closed'),
+  /** Failed processing attempts per key before it is poison (422 poison_event); 0 = unlimited. */
+  MAX_ATTEMPTS: int(0, 10_000, 0),
 
   AUTH_MODE: z.enum(['api-key', 'basic', 'bearer', 'jwt', 'none']).default('api-key'),
   API_KEY_HEADER: headerName('x-api-key'),

@@ -147,3 +147,21 @@ export class OverloadedError extends ReceiverError {
     super(`shedding load: ${measure}`);
   }
 }
+
+/**
+ * Processing this key has failed MAX_ATTEMPTS times: answered 422 so EventBridge sends the event to its
+ * dead-letter queue now instead of retrying for 24 h.
+ */
+export class PoisonEventError extends ReceiverError {
+  readonly code = 'poison_event';
+  readonly statusCode = 422;
+  constructor(
+    readonly key: string,
+    readonly failures: number,
+  ) {
+    super(`processing key ${key} failed ${failures} times (MAX_ATTEMPTS)`);
+  }
+  override toBody() {
+    return { error: this.code, key: this.key, failures: this.failures };
+  }
+}

@@ -2,9 +2,10 @@ import type { Logger } from 'pino';
 import { type EventSchemaMode, type ValidatedEvent, validateEvent } from '../events/envelope.js';
 import type { KeyStrategy, RequestHeaders } from '../events/keys.js';
 import type { Sink, SinkContext } from '../sinks/types.js';
-import type { IdempotencyStore } from '../store/types.js';
+import { type IdempotencyStore, ReplicationWaitError } from '../store/types.js';
 import {
   InProgressError,
+  PoisonEventError,
   ProcessingFailedError,
   ProcessingTimeoutError,
   ReceiverError,
@@ -63,6 +64,7 @@ export class DedupPipeline {
   /** Claims whose sink is running: the heartbeat renews their leases. */
   private readonly held = new Set<HeldClaim>();
   private readonly heartbeat: NodeJS.Timeout;
+  private closing = false;
 
   constructor(options: PipelineOptions) {
     this.store = options.store;
@@ -93,7 +95,11 @@ export class DedupPipeline {
     try {
       claim = await this.store.claimKey(dedupKey.key, this.leaseMs);
     } catch (error) {
-      if (!this.failOpen) throw new StoreUnavailableError('claim', { cause: error });
+      // A WAIT that timed out means Redis answered: the key exists, only its replication is unconfirmed, so
+      // failing open would process an event known to be done.
+      if (!this.failOpen || error instanceof ReplicationWaitError) {
+        throw new StoreUnavailableError('claim', { cause: error });
+      }
       this.logger.warn(
         { err: error, key: dedupKey.key },
         'store unavailable: processing without dedup (STORE_FAILURE=fail-open)',
@@ -110,6 +116,8 @@ export class DedupPipeline {
         };
       case 'in_progress':
         throw new InProgressError(dedupKey.key, 1);
+      case 'poisoned':
+        throw new PoisonEventError(dedupKey.key, claim.failures);
       case 'claimed':
         return this.processClaimed(event, dedupKey.key, claim.token, dedupKey.ttlSeconds, trace);
     }
@@ -133,41 +141,90 @@ export class DedupPipeline {
       controller.abort(new Error(`SINK_TIMEOUT_MS (${this.sinkTimeoutMs} ms) passed`));
       // The claim stays until the sink settles: a retry meanwhile gets 409, then the final answer.
       this.settleLater(
-        (run as Promise<SinkResult>).then((late) => this.finish(late, held, claimedAt, ttlSeconds)),
+        (run as Promise<SinkResult>).then(async (late) => {
+          await this.finish(late, held, claimedAt, ttlSeconds);
+        }),
       );
       throw new ProcessingTimeoutError(key, this.sinkTimeoutMs);
     }
-    await this.finish(result, held, claimedAt, ttlSeconds);
+    const recorded = await this.finish(result, held, claimedAt, ttlSeconds);
     if (!result.ok) throw sinkFailure(key, result.error);
+    // Processed, and marked so on the master, but fewer replicas than REDIS_WAIT_REPLICAS confirmed it: a
+    // failover could forget it. 503 makes EventBridge retry; the retry finds the key and waits for it again.
+    if (recorded === 'unreplicated') throw new StoreUnavailableError('complete (replication)');
     return { status: 'processed', key };
   }
 
-  /** Records the sink's result: processed on success, the claim released on failure. Never throws. */
+  /**
+   * Records the sink's result: processed on success, the claim released on failure. Never throws. On
+   * success it resolves `recorded`, `unreplicated` (written, but WAIT saw too few replicas) or `retrying`
+   * (the write failed: the work is done, so the answer is still 200, and the completion is retried in the
+   * background while the heartbeat keeps the claim alive, so that no later delivery runs the event again).
+   */
   private async finish(
     result: SinkResult,
     held: HeldClaim,
     claimedAt: number,
     ttlSeconds: number,
-  ): Promise<void> {
-    this.held.delete(held);
+  ): Promise<'recorded' | 'unreplicated' | 'retrying' | 'released'> {
     const { key, token } = held;
     if (result.ok) {
       try {
         const recorded = await this.store.completeClaim(key, token, claimedAt, ttlSeconds);
+        this.held.delete(held);
         if (!recorded)
           this.logger.warn({ key }, 'claim was taken over by another delivery before completion');
+        return 'recorded';
       } catch (error) {
-        // The work is done, so the answer is still 200. The claim lapses after DEDUP_LEASE_SECONDS; only a
-        // delivery arriving after that could process the event again.
-        this.logger.error({ err: error, key }, 'could not record the event as processed');
+        if (error instanceof ReplicationWaitError) {
+          this.held.delete(held);
+          return 'unreplicated';
+        }
+        this.logger.error(
+          { err: error, key },
+          'could not record the event as processed; retrying in the background',
+        );
+        this.settleLater(this.retryCompletion(held, claimedAt, ttlSeconds));
+        return 'retrying';
       }
-      return;
     }
+    this.held.delete(held);
     try {
       await this.store.releaseClaim(key, token);
     } catch (error) {
       // The claim lapses after DEDUP_LEASE_SECONDS, and a retry after that processes the event.
       this.logger.error({ err: error, key }, 'could not release the claim after a sink failure');
+    }
+    return 'released';
+  }
+
+  /**
+   * Retries a completion write that failed (Redis unreachable), with backoff capped at 500 ms so the key is
+   * recorded soon after Redis returns, before its lease can lapse. Gives up after COMPLETION_RETRY_MS or when
+   * the pipeline closes (after one last try); the claim then lapses after DEDUP_LEASE_SECONDS.
+   */
+  private async retryCompletion(held: HeldClaim, claimedAt: number, ttlSeconds: number): Promise<void> {
+    const giveUpAt = Date.now() + COMPLETION_RETRY_MS;
+    let delay = 50;
+    try {
+      for (;;) {
+        const lastTry = this.closing || Date.now() >= giveUpAt;
+        if (!lastTry) await new Promise((resolve) => setTimeout(resolve, delay).unref());
+        delay = Math.min(delay * 2, 500);
+        try {
+          const recorded = await this.store.completeClaim(held.key, held.token, claimedAt, ttlSeconds);
+          this.logger.info({ key: held.key, recorded }, 'recorded the event as processed after a retry');
+          return;
+        } catch (error) {
+          if (error instanceof ReplicationWaitError) return;
+          if (lastTry) {
+            this.logger.error({ err: error, key: held.key }, 'gave up recording the event as processed');
+            return;
+          }
+        }
+      }
+    } finally {
+      this.held.delete(held);
     }
   }
 
@@ -273,6 +330,7 @@ export class DedupPipeline {
 
   /** Waits for sinks that outlived their request's deadline, then stops the heartbeat. */
   async close(): Promise<void> {
+    this.closing = true;
     while (this.settling.size > 0) await Promise.all([...this.settling]);
     clearInterval(this.heartbeat);
   }
@@ -284,6 +342,9 @@ function sinkFailure(key: string, error: unknown): ReceiverError {
 }
 
 const NEVER_ABORTED = new AbortController().signal;
+
+/** How long a failed completion write is retried before the claim is left to lapse. */
+const COMPLETION_RETRY_MS = 5 * 60_000;
 
 export function isReceiverError(error: unknown): error is ReceiverError {
   return error instanceof ReceiverError;

@@ -7,18 +7,24 @@ import { InvalidEventError, type ValidationIssue } from '../core/errors.js';
  * https://docs.aws.amazon.com/eventbridge/latest/ref/overiew-event-structure.html
  * Unknown fields are allowed and kept: the sink receives the body exactly as it was sent.
  */
+/**
+ * A non-empty string. `.min(1)` would read `length` from a non-string too (zod 4 runs length checks before
+ * reporting the type), so `{"length": {"toString": 0}}` threw a TypeError; a refinement runs only on strings.
+ */
+const nonEmptyString = z.string().refine((value) => value.length > 0, { message: 'must not be empty' });
+
 export const envelopeSchema = z.looseObject({
   version: z.string(),
-  id: z.string().min(1),
-  'detail-type': z.string().min(1),
-  source: z.string().min(1),
+  id: nonEmptyString,
+  'detail-type': nonEmptyString,
+  source: nonEmptyString,
   account: z.string(),
   time: z.iso.datetime({ offset: true }),
   region: z.string(),
   resources: z.array(z.string()),
   detail: z.record(z.string(), z.unknown()),
   /** Set by EventBridge on events replayed from an archive. */
-  'replay-name': z.string().min(1).optional(),
+  'replay-name': nonEmptyString.optional(),
 });
 
 export type EventEnvelope = z.infer<typeof envelopeSchema>;
@@ -29,7 +35,7 @@ export type EventEnvelope = z.infer<typeof envelopeSchema>;
  * the content digest. https://developer.genesys.cloud/notificationsalerts/notifications/event-bridge
  */
 export const genesysDetailSchema = z.looseObject({
-  topicName: z.string().min(1),
+  topicName: nonEmptyString,
   version: z.string(),
   eventBody: z.record(z.string(), z.unknown()),
   metadata: z.looseObject({ CorrelationId: z.string().optional() }).optional(),
@@ -69,18 +75,32 @@ function toIssues(error: z.ZodError, prefix: readonly PropertyKey[] = []): Valid
   }));
 }
 
+/**
+ * Runs a zod parse, turning anything it throws (rather than reports) into an InvalidEventError: hostile
+ * input must get a 400, never a 500 that EventBridge would retry for a day.
+ */
+function safely<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (error) {
+    throw new InvalidEventError([
+      { path: '', message: `the event cannot be validated: ${(error as Error).message}` },
+    ]);
+  }
+}
+
 export function validateEvent(body: unknown, mode: EventSchemaMode): ValidatedEvent {
   if (!isPlainObject(body)) {
     throw new InvalidEventError([{ path: '', message: 'the body must be a JSON object' }]);
   }
   if (mode === 'any') return { kind: 'any', body };
 
-  const parsed = envelopeSchema.safeParse(body, parseOptions);
+  const parsed = safely(() => envelopeSchema.safeParse(body, parseOptions));
   if (!parsed.success) throw new InvalidEventError(toIssues(parsed.error));
   const envelope = parsed.data;
   const genesys = isGenesysSource(envelope.source);
   if (genesys) {
-    const detail = genesysDetailSchema.safeParse(envelope.detail, parseOptions);
+    const detail = safely(() => genesysDetailSchema.safeParse(envelope.detail, parseOptions));
     if (!detail.success) throw new InvalidEventError(toIssues(detail.error, ['detail']));
   }
   return { kind: 'envelope', body, envelope, genesys };

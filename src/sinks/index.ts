@@ -27,6 +27,9 @@ export async function createSink(config: Config, logger: Logger, store: Idempote
         stream: config.SINK_STREAM,
         maxLength: config.SINK_STREAM_MAXLEN,
         partitions: config.SINK_STREAM_PARTITIONS,
+        ...(config.REDIS_WAIT_REPLICAS > 0
+          ? { confirmReplicated: (dedupKey: string) => store.confirmReplicated(dedupKey) }
+          : {}),
       });
   }
 }

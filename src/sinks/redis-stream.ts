@@ -38,6 +38,11 @@ export interface RedisStreamSinkOptions {
   /** SINK_STREAM_PARTITIONS */
   partitions: number;
   now?: () => number;
+  /**
+   * REDIS_WAIT_REPLICAS: resolves once enough replicas hold the dedup key (and so the entry before it, since a
+   * replica applies writes in order), throws otherwise. Called before any processed or duplicate answer.
+   */
+  confirmReplicated?: (dedupKey: string) => Promise<void>;
 }
 
 /** What Redis Cluster hashes in a key: the first non-empty `{…}`, else the whole name. */
@@ -114,11 +119,15 @@ export class RedisStreamSink implements Sink {
       'event',
       JSON.stringify(event),
     );
-    if (typeof reply === 'string') return { outcome: 'processed' };
-    const [value, pttl] = reply;
-    // A `~token` value is a claim from a claim-based sink sharing this keyspace.
-    if (value.startsWith('~')) return { outcome: 'in_progress', leaseRemainingMs: Math.max(pttl, 0) };
-    return { outcome: 'duplicate', firstSeenAt: Number(value) };
+    if (typeof reply !== 'string') {
+      const [value, pttl] = reply;
+      // A `~token` value is a claim from a claim-based sink sharing this keyspace.
+      if (value.startsWith('~')) return { outcome: 'in_progress', leaseRemainingMs: Math.max(pttl, 0) };
+      await this.options.confirmReplicated?.(dedupKey);
+      return { outcome: 'duplicate', firstSeenAt: Number(value) };
+    }
+    await this.options.confirmReplicated?.(dedupKey);
+    return { outcome: 'processed' };
   }
 
   /** Unused: the pipeline calls processOnce. Kept so the sink is a Sink. */

@@ -15,7 +15,7 @@ export async function createStore(config: Config, logger: Logger): Promise<Idemp
       { store: 'memory' },
       'using the in-process memory store: keys are lost on restart and not shared between processes; set REDIS_URL for production',
     );
-    return new MemoryStore();
+    return new MemoryStore({ maxAttempts: config.MAX_ATTEMPTS, failureTtlSeconds: config.DEDUP_TTL_SECONDS });
   }
   const client = createRedisClient({
     url: config.REDIS_URL,
@@ -41,6 +41,8 @@ export async function createStore(config: Config, logger: Logger): Promise<Idemp
     prefix: config.DEDUP_PREFIX,
     waitReplicas: config.REDIS_WAIT_REPLICAS,
     waitTimeoutMs: config.REDIS_WAIT_TIMEOUT_MS,
+    maxAttempts: config.MAX_ATTEMPTS,
+    failureTtlSeconds: config.DEDUP_TTL_SECONDS,
   });
   if (!(await store.connect())) {
     logger.warn('redis is not reachable yet: answering 503 until it is');

@@ -9,6 +9,9 @@ export interface MemoryStoreOptions {
   now?: () => number;
   /** How often expired entries are swept, so memory does not grow with keys nobody asks for again. */
   sweepIntervalMs?: number;
+  /** MAX_ATTEMPTS, as in the Redis store: failed claims before a key is poison; 0 = unlimited. */
+  maxAttempts?: number;
+  failureTtlSeconds?: number;
 }
 
 /**
@@ -21,9 +24,15 @@ export class MemoryStore implements IdempotencyStore {
   private readonly entries = new Map<string, Entry>();
   private readonly now: () => number;
   private readonly sweeper: NodeJS.Timeout;
+  /** Failed claims per key, for MAX_ATTEMPTS. */
+  private readonly failures = new Map<string, { count: number; expiresAt: number }>();
+  private readonly maxAttempts: number;
+  private readonly failureTtlMs: number;
 
   constructor(options: MemoryStoreOptions = {}) {
     this.now = options.now ?? Date.now;
+    this.maxAttempts = options.maxAttempts ?? 0;
+    this.failureTtlMs = (options.failureTtlSeconds ?? 86_400) * 1000;
     this.sweeper = setInterval(() => this.sweep(), options.sweepIntervalMs ?? 60_000);
     this.sweeper.unref();
   }
@@ -44,6 +53,12 @@ export class MemoryStore implements IdempotencyStore {
   private sweep(): void {
     const now = this.now();
     for (const [key, entry] of this.entries) if (entry.expiresAt <= now) this.entries.delete(key);
+    for (const [key, entry] of this.failures) if (entry.expiresAt <= now) this.failures.delete(key);
+  }
+
+  private failuresOf(key: string): number {
+    const entry = this.failures.get(key);
+    return entry !== undefined && entry.expiresAt > this.now() ? entry.count : 0;
   }
 
   async claimKey(key: string, leaseMs: number): Promise<ClaimResult> {
@@ -51,6 +66,10 @@ export class MemoryStore implements IdempotencyStore {
     if (entry?.state === 'processed') return { outcome: 'duplicate', firstSeenAt: entry.firstSeenAt };
     if (entry?.state === 'in_progress') {
       return { outcome: 'in_progress', leaseRemainingMs: entry.expiresAt - this.now() };
+    }
+    if (this.maxAttempts > 0) {
+      const failures = this.failuresOf(key);
+      if (failures >= this.maxAttempts) return { outcome: 'poisoned', failures };
     }
     const token = newOwnerToken();
     this.entries.set(key, { state: 'in_progress', token, expiresAt: this.now() + leaseMs });
@@ -68,6 +87,9 @@ export class MemoryStore implements IdempotencyStore {
     const entry = this.live(key);
     if (entry?.state !== 'in_progress' || entry.token !== token) return false;
     this.entries.delete(key);
+    if (this.maxAttempts > 0) {
+      this.failures.set(key, { count: this.failuresOf(key) + 1, expiresAt: this.now() + this.failureTtlMs });
+    }
     return true;
   }
 

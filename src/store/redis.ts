@@ -4,8 +4,11 @@ import {
   type IdempotencyStore,
   type KeyInspection,
   newOwnerToken,
+  ReplicationWaitError,
   StoreError,
 } from './types.js';
+
+export { ReplicationWaitError } from './types.js';
 
 /**
  * The Redis store. Each state change is one Lua script (EVALSHA through ioredis `defineCommand`), so the
@@ -16,9 +19,16 @@ import {
  * Every key is `DEDUP_PREFIX{<digest>}`: the hash tag keeps each script on one slot of a Redis Cluster.
  */
 
+// KEYS: dedup key, its failure counter. ARGV: owner, lease ms, MAX_ATTEMPTS (0: no limit).
+// A key whose processing failed MAX_ATTEMPTS times is poison: `{'!', failures}`, never claimed again.
 const CLAIM = `
 local current = redis.call('GET', KEYS[1])
 if current then return {current, redis.call('PTTL', KEYS[1])} end
+local limit = tonumber(ARGV[3])
+if limit > 0 then
+  local failures = tonumber(redis.call('GET', KEYS[2]) or '0')
+  if failures >= limit then return {'!', failures} end
+end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1`;
 
@@ -32,9 +42,15 @@ if current == ARGV[1] or not current then
 end
 return 0`;
 
+// KEYS: dedup key, its failure counter. ARGV: owner, counter TTL ms (0: failures are not counted).
 const RELEASE = `
-if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
-return 0`;
+if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
+redis.call('DEL', KEYS[1])
+if tonumber(ARGV[2]) > 0 then
+  redis.call('INCR', KEYS[2])
+  redis.call('PEXPIRE', KEYS[2], ARGV[2])
+end
+return 1`;
 
 const RENEW = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
@@ -52,9 +68,15 @@ type ClaimReply = 1 | [string, number];
 
 /** The commands `defineCommand` adds; ioredis cannot type them itself. */
 interface DedupCommands {
-  ebdedupClaim(key: string, owner: string, leaseMs: number): Promise<ClaimReply>;
+  ebdedupClaim(
+    key: string,
+    failures: string,
+    owner: string,
+    leaseMs: number,
+    maxAttempts: number,
+  ): Promise<ClaimReply>;
   ebdedupComplete(key: string, owner: string, firstSeenAt: number, ttlMs: number): Promise<number>;
-  ebdedupRelease(key: string, owner: string): Promise<number>;
+  ebdedupRelease(key: string, failures: string, owner: string, failuresTtlMs: number): Promise<number>;
   ebdedupRenew(key: string, owner: string, leaseMs: number): Promise<number>;
   ebdedupTouch(key: string): Promise<string | null>;
 }
@@ -62,9 +84,9 @@ interface DedupCommands {
 export type RedisClient = Redis | Cluster;
 
 export function defineDedupCommands(client: RedisClient): RedisClient & DedupCommands {
-  client.defineCommand('ebdedupClaim', { numberOfKeys: 1, lua: CLAIM });
+  client.defineCommand('ebdedupClaim', { numberOfKeys: 2, lua: CLAIM });
   client.defineCommand('ebdedupComplete', { numberOfKeys: 1, lua: COMPLETE });
-  client.defineCommand('ebdedupRelease', { numberOfKeys: 1, lua: RELEASE });
+  client.defineCommand('ebdedupRelease', { numberOfKeys: 2, lua: RELEASE });
   client.defineCommand('ebdedupRenew', { numberOfKeys: 1, lua: RENEW });
   client.defineCommand('ebdedupTouch', { numberOfKeys: 1, lua: TOUCH });
   return client as RedisClient & DedupCommands;
@@ -147,6 +169,12 @@ export interface RedisStoreOptions {
   waitTimeoutMs?: number;
   /** Connections set aside for WAIT, which blocks the connection it runs on (default 8). */
   waitPoolSize?: number;
+  /**
+   * MAX_ATTEMPTS: after this many released (failed) claims a key is poison and claimKey answers `poisoned`;
+   * failures are counted for `failureTtlSeconds`. 0 (the default): unlimited, nothing counted.
+   */
+  maxAttempts?: number;
+  failureTtlSeconds?: number;
 }
 
 function storeFailure(operation: string, error: unknown): StoreError {
@@ -168,24 +196,6 @@ function inspection(replies: [Error | null, unknown][] | null): KeyInspection {
   if (text.startsWith('~')) return { state: 'in_progress', leaseRemainingMs: Math.max(remaining, 0) };
   if (!/^\d+$/.test(text)) throw new StoreError('redis inspect failed: the key holds an unexpected value');
   return { state: 'processed', firstSeenAt: Number(text), ttlRemainingMs: remaining };
-}
-
-/**
- * WAIT saw fewer replicas than REDIS_WAIT_REPLICAS acknowledge within REDIS_WAIT_TIMEOUT_MS. The write is on
- * the master all the same: after `complete` the key *is* processed there, only not known to be replicated, so
- * the receiver answers 503 and EventBridge's retry finds a duplicate (and waits for its replication again).
- */
-export class ReplicationWaitError extends StoreError {
-  constructor(
-    readonly operation: 'complete' | 'duplicate',
-    readonly acknowledged: number,
-    readonly wanted: number,
-    timeoutMs: number,
-  ) {
-    super(
-      `redis ${operation}: ${acknowledged} of ${wanted} replica(s) acknowledged the key within ${timeoutMs} ms`,
-    );
-  }
 }
 
 type DedupClient = RedisClient & DedupCommands;
@@ -296,8 +306,12 @@ export class RedisStore implements IdempotencyStore {
   private readonly waitReplicas: number;
   private readonly waitTimeoutMs: number;
   private readonly waitPool: WaitPool | undefined;
+  private readonly maxAttempts: number;
+  private readonly failureTtlMs: number;
 
   constructor(options: RedisStoreOptions) {
+    this.maxAttempts = options.maxAttempts ?? 0;
+    this.failureTtlMs = this.maxAttempts > 0 ? (options.failureTtlSeconds ?? 86_400) * 1000 : 0;
     this.client = defineDedupCommands(options.client);
     this.prefix = options.prefix;
     this.ownsClient = options.ownsClient ?? true;
@@ -347,6 +361,19 @@ export class RedisStore implements IdempotencyStore {
     return `${this.prefix}{${key}}`;
   }
 
+  /** The failure counter of a dedup key, in the same hash slot. */
+  failuresKey(key: string): string {
+    return `${this.prefix}{${key}}:f`;
+  }
+
+  /**
+   * With REDIS_WAIT_REPLICAS, resolves once that many replicas hold `redisKey` (written by any connection);
+   * throws ReplicationWaitError otherwise. For sinks that write the processed mark themselves (redis-stream).
+   */
+  async confirmReplicated(redisKey: string): Promise<void> {
+    if (this.waitPool) await this.writeAndWait('duplicate', this.waitPool, ['ebdedupTouch', redisKey]);
+  }
+
   /** Connects now; when Redis is not there yet, keeps trying in the background and resolves false. */
   async connect(): Promise<boolean> {
     await this.waitPool?.connect();
@@ -363,12 +390,19 @@ export class RedisStore implements IdempotencyStore {
     const token = newOwnerToken();
     let reply: ClaimReply;
     try {
-      reply = await this.client.ebdedupClaim(this.redisKey(key), `~${token}`, leaseMs);
+      reply = await this.client.ebdedupClaim(
+        this.redisKey(key),
+        this.failuresKey(key),
+        `~${token}`,
+        leaseMs,
+        this.maxAttempts,
+      );
     } catch (error) {
       throw storeFailure('claim', error);
     }
     if (reply === 1) return { outcome: 'claimed', token };
     const [value, pttl] = reply;
+    if (value === '!') return { outcome: 'poisoned', failures: pttl };
     if (value.startsWith('~')) return { outcome: 'in_progress', leaseRemainingMs: Math.max(pttl, 0) };
     // A duplicate answers 200 as well: with REDIS_WAIT_REPLICAS, only once the replicas hold the key.
     if (this.waitPool) {
@@ -404,7 +438,14 @@ export class RedisStore implements IdempotencyStore {
 
   async releaseClaim(key: string, token: string): Promise<boolean> {
     try {
-      return (await this.client.ebdedupRelease(this.redisKey(key), `~${token}`)) === 1;
+      return (
+        (await this.client.ebdedupRelease(
+          this.redisKey(key),
+          this.failuresKey(key),
+          `~${token}`,
+          this.failureTtlMs,
+        )) === 1
+      );
     } catch (error) {
       throw storeFailure('release', error);
     }

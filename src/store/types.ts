@@ -14,7 +14,9 @@
 export type ClaimResult =
   | { outcome: 'claimed'; token: string }
   | { outcome: 'duplicate'; firstSeenAt: number }
-  | { outcome: 'in_progress'; leaseRemainingMs: number };
+  | { outcome: 'in_progress'; leaseRemainingMs: number }
+  /** Processing failed MAX_ATTEMPTS times: a retry cannot be expected to succeed. */
+  | { outcome: 'poisoned'; failures: number };
 
 /** What the store holds for a key right now: the admin view (GET/DELETE /admin/keys/:key). */
 export type KeyInspection =
@@ -31,7 +33,10 @@ export interface IdempotencyStore {
    * while the work succeeded). False when another owner holds or has completed it.
    */
   completeClaim(key: string, token: string, firstSeenAt: number, ttlSeconds: number): Promise<boolean>;
-  /** Drops the claim if `token` still owns it, so a retry processes the event. */
+  /**
+   * Drops the claim if `token` still owns it, so a retry processes the event. With MAX_ATTEMPTS, counts the
+   * failure towards the key's poison limit.
+   */
   releaseClaim(key: string, token: string): Promise<boolean>;
   /** Extends the lease if `token` still owns it (the heartbeat of a slow sink). */
   renewClaim(key: string, token: string, leaseMs: number): Promise<boolean>;
@@ -50,6 +55,24 @@ export interface IdempotencyStore {
 /** A store call that failed for infrastructure reasons (connection, timeout), not because of the data. */
 export class StoreError extends Error {
   override readonly name = 'StoreError';
+}
+
+/**
+ * WAIT saw fewer replicas than REDIS_WAIT_REPLICAS acknowledge within REDIS_WAIT_TIMEOUT_MS. The write is on
+ * the master all the same: after `complete` the key *is* processed there, only not known to be replicated, so
+ * the receiver answers 503 and EventBridge's retry finds a duplicate (and waits for its replication again).
+ */
+export class ReplicationWaitError extends StoreError {
+  constructor(
+    readonly operation: 'complete' | 'duplicate',
+    readonly acknowledged: number,
+    readonly wanted: number,
+    timeoutMs: number,
+  ) {
+    super(
+      `redis ${operation}: ${acknowledged} of ${wanted} replica(s) acknowledged the key within ${timeoutMs} ms`,
+    );
+  }
 }
 
 let counter = 0;

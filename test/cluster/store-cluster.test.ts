@@ -85,7 +85,7 @@ async function keysServedBy(
   return keys;
 }
 
-describe('RedisStore on Redis Cluster', () => {
+describe('RedisStore on Redis Cluster', { timeout: 60_000 }, () => {
   it('spreads hash-tagged keys over all three masters and claims, completes and reports duplicates on each', async () => {
     const store = await clusterStore();
     const keys = Array.from({ length: 300 }, digest);
@@ -214,7 +214,7 @@ describe('RedisStore on Redis Cluster', () => {
       const next = await waitForClaim(store, key as string);
       rejoined = await store.completeClaim(key as string, next, 1, 86_400).catch((error: unknown) => error);
       return rejoined === true;
-    }, 5000);
+    }, 15_000);
 
     expect(alone).toBeInstanceOf(ReplicationWaitError);
     expect((alone as ReplicationWaitError).acknowledged).toBe(0);
@@ -229,6 +229,6 @@ async function waitForClaim(store: RedisStore, key: string): Promise<string> {
     const claim = await store.claimKey(key, 10_000);
     if (claim.outcome === 'claimed') token = claim.token;
     return token !== undefined;
-  }, 5000);
+  }, 15_000);
   return token as string;
 }

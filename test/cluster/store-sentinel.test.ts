@@ -46,7 +46,7 @@ async function processKey(store: RedisStore, key: string, firstSeenAt: number): 
   return store.completeClaim(key, claim.token, firstSeenAt, 86_400);
 }
 
-describe('RedisStore through Redis Sentinel', () => {
+describe('RedisStore through Redis Sentinel', { timeout: 60_000 }, () => {
   it('claims, completes and reports duplicates on the master the sentinels name', async () => {
     const store = await sentinelStore();
     const key = randomUUID();
