@@ -21,7 +21,8 @@ COPY --from=build --chown=node:node /app/dist ./dist
 COPY --chown=node:node samples ./samples
 USER node
 EXPOSE 3000
+# Plain HTTP, or HTTPS when the receiver serves TLS itself (its own certificate, so not verified on loopback).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
-  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.PORT||3000)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+  CMD ["node", "-e", "const t=!!process.env.TLS_CERT_FILE;require(t?'node:https':'node:http').get({host:'127.0.0.1',port:process.env.PORT||3000,path:'/healthz',rejectUnauthorized:false},r=>process.exit(r.statusCode===200?0:1)).on('error',()=>process.exit(1))"]
 # node itself as PID 1 (not npm), so SIGTERM reaches the receiver and it drains before exiting.
 CMD ["node", "dist/main.js"]

@@ -19,6 +19,21 @@ export type LambdaResult = DedupOutcome | { status: 'invalid'; issues: Validatio
 
 export type EventBridgeLambdaHandler = (event: unknown, context?: unknown) => Promise<LambdaResult>;
 
+/** Deeper than this, a value is refused before anything walks it recursively (as HTTP does on the text). */
+const MAX_EVENT_DEPTH = 128;
+
+/** True when `value` nests objects or arrays deeper than `limit`. Iterative, so it cannot overflow itself. */
+export function depthExceeds(value: unknown, limit: number = MAX_EVENT_DEPTH): boolean {
+  const stack: [unknown, number][] = [[value, 1]];
+  while (stack.length > 0) {
+    const [current, depth] = stack.pop() as [unknown, number];
+    if (typeof current !== 'object' || current === null) continue;
+    if (depth > limit) return true;
+    for (const child of Object.values(current)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
 export function createLambdaHandler({
   pipeline,
   logger,
@@ -29,6 +44,11 @@ export function createLambdaHandler({
   return async (event) => {
     const trace = {};
     try {
+      if (depthExceeds(event)) {
+        throw new InvalidEventError([
+          { path: '', message: `the event nests deeper than ${MAX_EVENT_DEPTH} levels` },
+        ]);
+      }
       const outcome = await pipeline.handle(event, {}, trace);
       logger.info({ ...trace, outcome: outcome.status }, 'event handled');
       return outcome;

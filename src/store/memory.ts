@@ -112,6 +112,7 @@ export class MemoryStore implements IdempotencyStore {
   async deleteKey(key: string): Promise<KeyInspection> {
     const held = await this.inspectKey(key);
     this.entries.delete(key);
+    this.failures.delete(key);
     return held;
   }
 

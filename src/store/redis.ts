@@ -463,8 +463,9 @@ export class RedisStore implements IdempotencyStore {
     return this.inspectRedisKey(this.redisKey(key));
   }
 
+  /** Forgets a key, and its MAX_ATTEMPTS failure count with it, so a deliberate reprocess can run. */
   async deleteKey(key: string): Promise<KeyInspection> {
-    return this.deleteRedisKey(this.redisKey(key));
+    return this.deleteRedisKey(this.redisKey(key), this.failuresKey(key));
   }
 
   /** The admin view of one Redis key: this store's, or one a sink placed elsewhere (redis-stream). */
@@ -480,10 +481,15 @@ export class RedisStore implements IdempotencyStore {
   }
 
   /** Deletes one Redis key atomically and tells what it held. */
-  async deleteRedisKey(redisKey: string): Promise<KeyInspection> {
+  async deleteRedisKey(redisKey: string, ...alongside: string[]): Promise<KeyInspection> {
     let replies: [Error | null, unknown][] | null;
     try {
-      replies = await this.client.multi().get(redisKey).pttl(redisKey).del(redisKey).exec();
+      replies = await this.client
+        .multi()
+        .get(redisKey)
+        .pttl(redisKey)
+        .del(redisKey, ...alongside)
+        .exec();
     } catch (error) {
       throw storeFailure('delete', error);
     }

@@ -70,3 +70,20 @@ describe('Lambda handler', () => {
     );
   });
 });
+
+describe('Lambda handler on hostile input', () => {
+  it('resolves an event nested thousands of levels deep as invalid instead of overflowing the stack', async () => {
+    const { handler, sink } = await lambda();
+    let detail: Record<string, unknown> = {};
+    for (let level = 0; level < 5000; level += 1) detail = { a: detail };
+    const event = { ...loadSample(SAMPLE_FILES[0] as string), source: 'custom.app', detail };
+
+    const result = await handler(event);
+
+    expect(result).toMatchObject({
+      status: 'invalid',
+      issues: [{ path: '', message: expect.stringMatching(/deeper than 128/) }],
+    });
+    expect(sink.calls).toBe(0);
+  });
+});

@@ -64,6 +64,25 @@ describe('MAX_ATTEMPTS: poison events', () => {
     },
   );
 
+  it('forgets the failure count when an operator deletes the key, so a deliberate reprocess runs', async () => {
+    const store = new RedisStore({
+      client: createRedisClient({ url: redis.url, commandTimeoutMs: 500 }),
+      prefix: 'reset:',
+      maxAttempts: 1,
+    });
+    const sink = new RecordingSink({ failFirst: 1 });
+    const { app } = await testApp({ store, sink, env: { MAX_ATTEMPTS: '1' } });
+    const event = uniqueEvent();
+    const failed = await app.inject(post(event));
+    const poisoned = await app.inject(post(event));
+
+    await store.deleteKey(failed.json().key ?? poisoned.json().key);
+    const reprocessed = await app.inject(post(event));
+
+    expect([failed.statusCode, poisoned.statusCode]).toEqual([500, 422]);
+    expect(reprocessed.json()).toMatchObject({ status: 'processed' });
+  });
+
   it('keeps counting off with MAX_ATTEMPTS=0', async () => {
     const sink = new RecordingSink({ failFirst: 5 });
     const { app } = await testApp({ store: redisStore(redis.url), sink });
