@@ -24,6 +24,8 @@ export type SizeName = 'short' | 'full';
 export interface Size {
   events: number;
   ratePerSecond: number;
+  /** The simulator's age limit (EventBridge: 24 h), after which an event goes to the dead-letter queue. */
+  maxAgeMs: number;
 }
 
 export type Feature = 'shedding' | 'poison';
@@ -64,11 +66,10 @@ export const RECEIVER_SETTINGS: Record<string, string> = {
   SHUTDOWN_TIMEOUT_MS: '15000',
 };
 
-/** The simulator's settings: EventBridge's, with the backoff and the age limit scaled down. */
+/** The simulator's settings: EventBridge's, with the backoff scaled down (the age limit is the size's). */
 export const SIMULATOR_SETTINGS = {
   timeoutMs: 5000,
   maxAttempts: 185,
-  maxAgeMs: 30_000,
   baseDelayMs: 30,
   maxDelayMs: 1000,
   maxRetryAfterMs: 5000,
@@ -177,6 +178,7 @@ export async function runScenario(
     const poisonUids = new Set(events.filter((event) => isPoison(event, POISON_FIELD)).map(uidOf));
     simulator = new EventBridgeSimulator({
       ...SIMULATOR_SETTINGS,
+      maxAgeMs: size.maxAgeMs,
       targets: receivers.map((receiver) => `${receiver.url}/events`),
       targetChoice: 'random',
       headers: { 'x-api-key': API_KEY },
@@ -195,7 +197,7 @@ export async function runScenario(
         log?.('safety bound reached: cancelling what is still pending');
         sim.cancel();
       },
-      publishMs + SIMULATOR_SETTINGS.maxAgeMs + 15_000,
+      publishMs + size.maxAgeMs + 15_000,
     );
     try {
       await sim.run(events, size.ratePerSecond, () => void faults.stop());

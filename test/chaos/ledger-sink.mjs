@@ -13,7 +13,11 @@
 //   CHAOS_SINK_DIE_RATE        probability the process SIGKILLs itself right after processing, before the
 //                              receiver can record completion: the one window the receiver cannot close
 //   CHAOS_SINK_DIE_EVERY       the same, deterministically: at the Nth processing of each process
+//   CHAOS_SINK_DIE_MIN_UPTIME_MS  never die before the process has been up this long (a crash window, not a
+//                              crash loop that no capacity can keep up with)
 //   CHAOS_SINK_BLOCK_RATE      probability the sink blocks the event loop for CHAOS_SINK_BLOCK_MS (overload)
+//   CHAOS_SINK_BLOCK_DUTY_MS   on-period: block only during the first `on` ms of every `period` ms, counted
+//                              from the first event (overload in bursts, as traffic peaks come)
 //   CHAOS_POISON_FIELD         events whose eventBody has this field set to true always fail (poison events)
 // Besides `processed`, it writes `failed`, `hung`, `aborted`, `died` and `blocked` lines so injected sink faults
 // are counted too.
@@ -41,9 +45,12 @@ const hangAbortRate = rate('CHAOS_SINK_HANG_ABORT_RATE');
 const dieRate = rate('CHAOS_SINK_DIE_RATE');
 const dieEvery = Number(env.CHAOS_SINK_DIE_EVERY ?? 0);
 let processed = 0;
+const dieMinUptimeMs = Number(env.CHAOS_SINK_DIE_MIN_UPTIME_MS ?? 0);
 const blockRate = rate('CHAOS_SINK_BLOCK_RATE');
 const [blockMin, blockMax] = range('CHAOS_SINK_BLOCK_MS', '200-400');
+const [blockOn, blockPeriod] = range('CHAOS_SINK_BLOCK_DUTY_MS', '1-1');
 const poisonField = env.CHAOS_POISON_FIELD;
+let firstEventAt;
 
 function write(type, event, context, extra = {}) {
   const uid = event?.detail?.eventBody?.id ?? null;
@@ -79,7 +86,9 @@ export async function handle(event, context) {
     write('failed', event, context, { poison: true });
     throw new Error('chaos: poison event');
   }
-  if (blockRate > 0 && Math.random() < blockRate) {
+  firstEventAt ??= Date.now();
+  const overloaded = (Date.now() - firstEventAt) % blockPeriod < blockOn;
+  if (overloaded && blockRate > 0 && Math.random() < blockRate) {
     const until = Date.now() + between(blockMin, blockMax);
     write('blocked', event, context);
     while (Date.now() < until) {
@@ -102,7 +111,8 @@ export async function handle(event, context) {
   }
   write('processed', event, context);
   processed += 1;
-  if ((dieRate > 0 && Math.random() < dieRate) || (dieEvery > 0 && processed % dieEvery === 0)) {
+  const mayDie = process.uptime() * 1000 >= dieMinUptimeMs;
+  if (mayDie && ((dieRate > 0 && Math.random() < dieRate) || (dieEvery > 0 && processed >= dieEvery))) {
     write('died', event, context);
     process.kill(process.pid, 'SIGKILL');
     // SIGKILL is delivered at once; never resolve, in case it is not.

@@ -14,6 +14,7 @@ export interface Death {
   code: number | null;
   /** Killed by the chaos suite (true) or died by itself (its sink's SIGKILL, a crash). */
   injected: boolean;
+  /** Epoch ms: when the suite sent SIGKILL, else when the exit was seen (the report prefers the sink's own line). */
   at: number;
 }
 
@@ -34,7 +35,8 @@ export class SupervisedReceiver {
   restarts = 0;
   private current: ServerProcess | undefined;
   private stopping = false;
-  private expectKill = false;
+  /** When the suite sent its SIGKILL (the exit is only seen later, by a busy event loop). */
+  private killSentAt: number | undefined;
   private nextDownMs: number;
   private restarting: Promise<void> | undefined;
   private log = '';
@@ -103,10 +105,10 @@ export class SupervisedReceiver {
       pid: server.child.pid ?? -1,
       signal: exit.signal,
       code: exit.code,
-      injected: this.expectKill,
-      at: Date.now(),
+      injected: this.killSentAt !== undefined,
+      at: this.killSentAt ?? Date.now(),
     });
-    this.expectKill = false;
+    this.killSentAt = undefined;
     if (this.stopping) return;
     const down = this.nextDownMs;
     this.nextDownMs = this.restartDelayMs;
@@ -128,7 +130,7 @@ export class SupervisedReceiver {
   async kill(downMs = this.restartDelayMs): Promise<boolean> {
     const server = this.current;
     if (!server || this.stopping) return false;
-    this.expectKill = true;
+    this.killSentAt = Date.now();
     this.nextDownMs = downMs;
     await server.stop('SIGKILL');
     return true;

@@ -85,6 +85,8 @@ export interface ScenarioReport {
   phantom: number;
   lostUids: string[];
   doubles: DoubleDetail[];
+  /** The first few dead letters with their attempts, to see why. */
+  deadLetterDetails: { uid: string; kind: string; reason: string | undefined; answers: string[] }[];
   violations: string[];
 }
 
@@ -131,7 +133,14 @@ const SINK_FAULTS: Record<string, string> = {
 
 export function analyse(input: AnalysisInput): ScenarioReport {
   const published = new Set(input.publishedUids);
-  const killed = input.deaths.filter((death) => death.signal === 'SIGKILL');
+  // A sink that kills its process writes a `died` line first: the exact time, where the exit is seen late.
+  const diedLine = new Map<number, number>();
+  for (const entry of input.ledger) {
+    if (entry.type === 'died' && entry.pid !== undefined) diedLine.set(entry.pid, entry.at);
+  }
+  const killed = input.deaths
+    .filter((death) => death.signal === 'SIGKILL')
+    .map((death) => ({ ...death, at: Math.min(death.at, diedLine.get(death.pid) ?? death.at) }));
   /** A processing lies in the crash window when its process died of SIGKILL soon after it. */
   const diedRightAfter = (entry: LedgerEntry) =>
     killed.some(
@@ -168,6 +177,15 @@ export function analyse(input: AnalysisInput): ScenarioReport {
     else deadLettered.set(delivery.uid, [...(deadLettered.get(delivery.uid) ?? []), delivery]);
   }
 
+  const answersOf = (uid: string) =>
+    input.attempts
+      .filter((attempt) => attempt.uid === uid)
+      .map(
+        (attempt) =>
+          `${attempt.startedAt}+${Math.round(attempt.latencyMs)} ${attempt.kind}#${attempt.delivery}.${attempt.attempt} ` +
+          `${attempt.status ?? attempt.error}${attempt.outcome ? ` ${attempt.outcome}` : ''} ${new URL(attempt.target).port}`,
+      );
+
   let processedOnce = 0;
   const lostUids: string[] = [];
   const doubles: DoubleDetail[] = [];
@@ -185,13 +203,7 @@ export function analyse(input: AnalysisInput): ScenarioReport {
         pids,
         explainedByCrash: ordered.slice(0, -1).every(diedRightAfter),
         processedAt: ordered.map((entry) => entry.at - input.epoch),
-        answers: input.attempts
-          .filter((attempt) => attempt.uid === uid)
-          .map(
-            (attempt) =>
-              `${attempt.startedAt}+${Math.round(attempt.latencyMs)} ${attempt.kind}#${attempt.delivery}.${attempt.attempt} ` +
-              `${attempt.status ?? attempt.error}${attempt.outcome ? ` ${attempt.outcome}` : ''} ${new URL(attempt.target).port}`,
-          ),
+        answers: answersOf(uid),
       });
     }
   }
@@ -248,18 +260,22 @@ export function analyse(input: AnalysisInput): ScenarioReport {
     },
     receiverLog: input.receiverLog,
     slowestSinkMs,
-    deaths: input.deaths
-      .filter((death) => death.signal !== null)
-      .map((death) => ({
-        receiver: death.receiver,
-        pid: death.pid,
-        signal: death.signal,
-        injected: death.injected,
-        atMs: death.at - input.epoch,
-      })),
+    deaths: killed.map((death) => ({
+      receiver: death.receiver,
+      pid: death.pid,
+      signal: death.signal,
+      injected: death.injected,
+      atMs: death.at - input.epoch,
+    })),
     phantom,
     lostUids,
     doubles,
+    deadLetterDetails: deadLetterList.slice(0, 10).map((delivery) => ({
+      uid: delivery.uid,
+      kind: delivery.kind,
+      reason: delivery.reason,
+      answers: answersOf(delivery.uid),
+    })),
     violations: [],
   };
   report.violations = violations(report, input.expectations, deadLetterList);

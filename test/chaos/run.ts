@@ -1,3 +1,4 @@
+import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
@@ -48,6 +49,23 @@ function parseArgs(argv: readonly string[]): Args {
 }
 
 const out = (line: string) => process.stdout.write(`${line}\n`);
+
+/** Which receiver was measured: the commit, and whether src/ had uncommitted changes (built into dist/). */
+function sourceState(): { commit: string; srcDirty: boolean | undefined } {
+  const git = (...args: string[]) =>
+    execFileSync('git', args, {
+      cwd: fileURLToPath(new URL('../../', import.meta.url)),
+      encoding: 'utf8',
+    }).trim();
+  try {
+    return {
+      commit: git('rev-parse', '--short', 'HEAD'),
+      srcDirty: git('status', '--porcelain', '--', 'src') !== '',
+    };
+  } catch {
+    return { commit: process.env.CHAOS_SOURCE ?? 'unknown', srcDirty: undefined };
+  }
+}
 
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
@@ -106,12 +124,14 @@ async function main(): Promise<number> {
       node: process.version,
       cpus: availableParallelism(),
       totalSeconds: totalS,
+      source: sourceState(),
       skipped,
     };
     writeFileSync(`${dir}${name}.json`, `${JSON.stringify({ ...meta, reports }, null, 2)}\n`);
     writeFileSync(
       `${dir}${name}.md`,
-      `# Chaos run ${meta.date} (${args.size} size, seed ${args.seed}, ${meta.cpus} CPUs, ${totalS} s)\n\n${table}\n` +
+      `# Chaos run ${meta.date}\n\n${args.size} size, seed ${args.seed}, ${meta.cpus} CPUs, Node ${meta.node}, ${totalS} s; ` +
+        `receiver at ${meta.source.commit}${meta.source.srcDirty ? ' with uncommitted src/ changes' : ''}.\n\n${table}\n` +
         (skipped.length > 0 ? `\nSkipped: ${skipped.join(', ')}\n` : ''),
     );
     out(`Wrote test/chaos/results/${name}.json and .md`);

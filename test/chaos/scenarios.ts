@@ -8,8 +8,8 @@ import type { ScenarioSpec, Size, SizeName } from './harness.js';
  */
 
 const SIZES: Record<SizeName, Size> = {
-  short: { events: 100, ratePerSecond: 40 },
-  full: { events: 1500, ratePerSecond: 60 },
+  short: { events: 100, ratePerSecond: 40, maxAgeMs: 30_000 },
+  full: { events: 1500, ratePerSecond: 60, maxAgeMs: 60_000 },
 };
 
 const REDIS_KILL: FaultPlan = {
@@ -101,9 +101,10 @@ export const SCENARIOS: readonly ScenarioSpec[] = [
   },
   {
     name: 'sink-die',
-    title: 'the module sink SIGKILLs its process after success, before completion (every 20th processing)',
+    title:
+      'the module sink SIGKILLs its process after success, before completion (20th processing, 2 s uptime at least)',
     sink: 'module',
-    sinkEnv: { CHAOS_SINK_DIE_EVERY: '20' },
+    sinkEnv: { CHAOS_SINK_DIE_EVERY: '20', CHAOS_SINK_DIE_MIN_UPTIME_MS: '2000' },
     doubles: 'crash-window',
     sizes: SIZES,
   },
@@ -129,6 +130,7 @@ export const SCENARIOS: readonly ScenarioSpec[] = [
       CHAOS_SINK_HANG_MS: '1200-4000',
       CHAOS_SINK_HANG_ABORT_RATE: '0.5',
       CHAOS_SINK_DIE_RATE: '0.01',
+      CHAOS_SINK_DIE_MIN_UPTIME_MS: '2000',
     },
     faults: [REDIS_KILL, REDIS_FREEZE, RECEIVER_KILL, PROXY_CUT],
     doubles: 'crash-window',
@@ -172,9 +174,14 @@ export const SCENARIOS: readonly ScenarioSpec[] = [
   },
   {
     name: 'load-shedding',
-    title: 'the sink blocks the event loop now and then (overload): 503 + Retry-After, nothing lost',
+    title:
+      'overload in bursts: the sink hogs the CPU 2.5 s in every 6 s (503 overloaded + Retry-After), nothing lost',
     sink: 'module',
-    sinkEnv: { CHAOS_SINK_BLOCK_RATE: '0.4', CHAOS_SINK_BLOCK_MS: '60-140' },
+    sinkEnv: {
+      CHAOS_SINK_BLOCK_RATE: '0.4',
+      CHAOS_SINK_BLOCK_MS: '60-140',
+      CHAOS_SINK_BLOCK_DUTY_MS: '2500-6000',
+    },
     receiverEnv: { SHED_MAX_EVENT_LOOP_DELAY_MS: '100' },
     doubles: 'none',
     requires: 'shedding',
