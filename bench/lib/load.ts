@@ -12,6 +12,8 @@ export interface LoadOptions {
   durationS?: number;
   /** Exactly this many requests, then stop. */
   amount?: number;
+  /** Open loop at this many requests per second over all connections (default: as fast as answered). */
+  overallRate?: number;
   nextBody: () => string;
 }
 
@@ -53,6 +55,7 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
           ? { amount: options.amount }
           : { duration: options.durationS ?? 10 }),
         timeout: 10,
+        ...(options.overallRate !== undefined ? { overallRate: options.overallRate } : {}),
         requests: [
           {
             method: 'POST',

@@ -35,6 +35,7 @@ function run(
     loadgenCpuPct: 60,
     redisCpuPct: 10,
     otherCpuPct: 0,
+    fixedRate: { rate: 2000, rps: 2000, p50: 1, p99: key === 'baseline' ? 2 : 2.5, non2xx: 0 },
     notes: [],
     ...extra,
   };
@@ -91,6 +92,11 @@ describe('bench report', () => {
     expect(status['log-duplicate-throughput']).toBe('PASS');
     expect(status['log-unique-p99']).toBe('PASS');
     expect(status['log-mixed-p99']).toBe('SKIP');
+    expect(status['log-unique-p99-fixed-rate']).toBe('PASS');
+    expect(targets.find((t) => t.id === 'log-unique-p99-fixed-rate')).toMatchObject({
+      actual: '1.25×',
+      description: expect.stringContaining('2000 req/s'),
+    });
     expect(status['redis-stream-unique-throughput']).toBe('SKIP');
     expect(targets.find((t) => t.id === 'redis-stream-unique-throughput')?.actual).toMatch(/not available/);
     expect(status['redis-bytes-per-key']).toBe('PASS');
@@ -113,6 +119,10 @@ describe('bench report', () => {
     // Without a redis-stream run or a reason, its p99 rows are left out, its throughput rows skipped.
     expect(byId['redis-stream-unique-p99']).toBeUndefined();
     expect(byId['redis-stream-unique-throughput']?.status).toBe('SKIP');
+  });
+
+  it('refuses a row that does not fit the header', () => {
+    expect(() => markdownTable(['a', 'b'], [['1', '2', '3']])).toThrow(/3 cells for 2 columns/);
   });
 
   it('formats aligned Markdown tables', () => {
