@@ -17,7 +17,7 @@ afterAll(async () => {
 
 const dedupKey = () => createHash('sha256').update(randomUUID()).digest('base64url');
 
-describe('admin methods on Redis Cluster', () => {
+describe('admin methods on Redis Cluster', { timeout: 60_000 }, () => {
   it('inspect and delete keys whichever master holds their slot', async () => {
     // Arrange
     const client = createRedisClient({ clusterNodes: cluster.seeds, commandTimeoutMs: 500 });
