@@ -32,10 +32,12 @@ end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return 1`;
 
+// A retried completion whose first reply was lost finds its own value: that is a success too.
 // Completing also writes when the key is gone: the lease ran out while the sink still succeeded, and nobody
 // else has claimed it, so recording it now is what keeps a later delivery from running it again.
 const COMPLETE = `
 local current = redis.call('GET', KEYS[1])
+if current == ARGV[2] then return 1 end
 if current == ARGV[1] or not current then
   redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
   return 1
@@ -308,6 +310,7 @@ export class RedisStore implements IdempotencyStore {
   private readonly waitPool: WaitPool | undefined;
   private readonly maxAttempts: number;
   private readonly failureTtlMs: number;
+  private closed = false;
 
   constructor(options: RedisStoreOptions) {
     this.maxAttempts = options.maxAttempts ?? 0;
@@ -398,6 +401,7 @@ export class RedisStore implements IdempotencyStore {
         this.maxAttempts,
       );
     } catch (error) {
+      this.abandonClaim(key, token);
       throw storeFailure('claim', error);
     }
     if (reply === 1) return { outcome: 'claimed', token };
@@ -409,6 +413,22 @@ export class RedisStore implements IdempotencyStore {
       await this.writeAndWait('duplicate', this.waitPool, ['ebdedupTouch', this.redisKey(key)]);
     }
     return { outcome: 'duplicate', firstSeenAt: Number(value) };
+  }
+
+  /**
+   * A claim that failed (timed out, connection lost) may still have landed, and would then block the event
+   * with 409s for a whole lease though nobody processes it. Releasing the token undoes it: retried until Redis
+   * answers, without counting a MAX_ATTEMPTS failure.
+   */
+  private abandonClaim(key: string, token: string): void {
+    const giveUpAt = Date.now() + 60_000;
+    const attempt = (delay: number): void => {
+      this.client.ebdedupRelease(this.redisKey(key), this.failuresKey(key), `~${token}`, 0).catch(() => {
+        if (Date.now() >= giveUpAt || this.closed) return;
+        setTimeout(() => attempt(Math.min(delay * 2, 1000)), delay).unref();
+      });
+    };
+    attempt(100);
   }
 
   async completeClaim(key: string, token: string, firstSeenAt: number, ttlSeconds: number): Promise<boolean> {
@@ -507,6 +527,7 @@ export class RedisStore implements IdempotencyStore {
   }
 
   async close(): Promise<void> {
+    this.closed = true;
     await this.waitPool?.close();
     if (!this.ownsClient) return;
     try {

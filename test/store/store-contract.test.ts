@@ -196,4 +196,39 @@ describe('redis store layout', () => {
 
     expect((failure as Error).message).toMatch(/timed out/i);
   });
+
+  it('undoes a claim that timed out while Redis was frozen, so the event is not blocked for a lease', async () => {
+    // Arrange
+    const own = await RedisServer.start();
+    onTestFinished(() => own.close());
+    const store = redisStore(own.url);
+    await store.connect();
+    onTestFinished(() => store.close());
+    const key = randomUUID();
+
+    // Act: the claim reaches the frozen Redis, times out, and lands when Redis thaws.
+    own.freeze();
+    const failure = await store.claimKey(key, 30_000).catch((error: unknown) => error);
+    own.thaw();
+    await sleep(1500);
+    const retry = await store.claimKey(key, 30_000);
+
+    // Assert
+    expect((failure as Error).name).toBe('StoreError');
+    expect(retry.outcome).toBe('claimed');
+  });
+
+  it('counts a completion whose reply was lost as done when it is retried', async () => {
+    const store = redisStore(redis.url);
+    await store.connect();
+    onTestFinished(() => store.close());
+    const key = randomUUID();
+    const claim = await store.claimKey(key, 5000);
+    if (claim.outcome !== 'claimed') throw new Error('expected a claim');
+
+    const first = await store.completeClaim(key, claim.token, 1_700_000_000_001, 86_400);
+    const retried = await store.completeClaim(key, claim.token, 1_700_000_000_001, 86_400);
+
+    expect([first, retried]).toEqual([true, true]);
+  });
 });
