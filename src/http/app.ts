@@ -207,6 +207,15 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
 
   app.addHook('onResponse', async (request, reply) => {
     const trace = request.trace;
+    if (request.method === 'POST' && request.routeOptions.url === config.EVENTS_PATH) {
+      metrics.observeRequest(request.outcome, reply.statusCode, reply.elapsedTime / 1000, {
+        strategy: config.DEDUP_STRATEGY,
+        detailType: trace?.detailType,
+      });
+    }
+    const level = reply.statusCode >= 500 ? 'error' : trace === undefined ? 'debug' : 'info';
+    // The line is built only when it will be written: at LOG_LEVEL=warn a request costs no log allocation.
+    if (!logger.isLevelEnabled(level)) return;
     const line = {
       method: request.method,
       url: request.url,
@@ -219,15 +228,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
       ms: Math.round(reply.elapsedTime * 100) / 100,
       ...(request.failure ? { err: request.failure } : {}),
     };
-    if (request.method === 'POST' && request.routeOptions.url === config.EVENTS_PATH) {
-      metrics.observeRequest(request.outcome, reply.statusCode, reply.elapsedTime / 1000, {
-        strategy: config.DEDUP_STRATEGY,
-        detailType: trace?.detailType,
-      });
-    }
-    if (reply.statusCode >= 500) request.log.error(line, 'request failed');
-    else if (trace === undefined) request.log.debug(line, 'request');
-    else request.log.info(line, 'request');
+    request.log[level](line, level === 'error' ? 'request failed' : 'request');
   });
 
   registerEventsRoute(app, { path: config.EVENTS_PATH, pipeline, authenticate: createAuthenticator(config) });
