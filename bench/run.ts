@@ -4,7 +4,7 @@ import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { type BenchOptions, defaultResultPath, parseBenchArgs, USAGE } from './lib/args.js';
 import { BodyFactory, loadTemplates, randomNamespace } from './lib/bodies.js';
-import { type LoadResult, runLoad } from './lib/load.js';
+import { type LoadResult, type PacedResult, runLoad, runPaced } from './lib/load.js';
 import {
   compileBaseline,
   pinSelf,
@@ -123,16 +123,16 @@ async function measure(target: Target, round: number, options: BenchOptions): Pr
   // a round unreliable.
   const otherCpuPct = Math.max(0, machineBusyPct - serverCpuPct - redisCpuPct - result.loadgenCpuPct);
   const { peakMb } = sampler.stop();
-  let fixed: LoadResult | undefined;
+  let fixed: PacedResult | undefined;
   if (options.fixedRate > 0) {
     await sleep(500);
-    fixed = await runLoad({
+    fixed = await runPaced({
       url: server.url,
       path: EVENTS_PATH,
       apiKey: API_KEY,
       connections: options.connections,
       durationS: options.fixedRateDurationS,
-      overallRate: options.fixedRate,
+      rate: options.fixedRate,
       nextBody: target.nextBody,
     });
     if (fixed.rps < options.fixedRate * 0.95) {
@@ -192,7 +192,7 @@ async function measure(target: Target, round: number, options: BenchOptions): Pr
             rps: fixed.rps,
             p50: fixed.latency.p50,
             p99: fixed.latency.p99,
-            non2xx: fixed.non2xx + fixed.errors + fixed.timeouts,
+            non2xx: fixed.non2xx + fixed.errors,
           },
         }
       : {}),

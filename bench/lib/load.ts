@@ -1,4 +1,5 @@
 import autocannon from 'autocannon';
+import { Pool } from 'undici';
 import { type LatencySummary, SampleBuffer, summariseLatencies } from './stats.js';
 
 /** One load run with autocannon: fixed connections, a body per request from `nextBody`, our own latencies. */
@@ -12,8 +13,6 @@ export interface LoadOptions {
   durationS?: number;
   /** Exactly this many requests, then stop. */
   amount?: number;
-  /** Open loop at this many requests per second over all connections (default: as fast as answered). */
-  overallRate?: number;
   nextBody: () => string;
 }
 
@@ -55,7 +54,6 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
           ? { amount: options.amount }
           : { duration: options.durationS ?? 10 }),
         timeout: 10,
-        ...(options.overallRate !== undefined ? { overallRate: options.overallRate } : {}),
         requests: [
           {
             method: 'POST',
@@ -96,4 +94,79 @@ export function runLoad(options: LoadOptions): Promise<LoadResult> {
       if (statusCode >= 200 && statusCode < 300) ok++;
     });
   });
+}
+
+export interface PacedOptions {
+  url: string;
+  path: string;
+  apiKey?: string;
+  /** Requests per second, sent evenly (open loop: a slow answer does not delay the next request). */
+  rate: number;
+  durationS: number;
+  /** Upper bound of concurrent connections. */
+  connections: number;
+  nextBody: () => string;
+}
+
+export interface PacedResult {
+  rate: number;
+  sent: number;
+  ok: number;
+  rps: number;
+  latency: LatencySummary;
+  non2xx: number;
+  errors: number;
+}
+
+/**
+ * Latency at a fixed request rate, paced evenly (a few requests per millisecond), measured from when each
+ * request was due, so a stall shows up in the latency of everything queued behind it. autocannon's own rate
+ * option cannot do this: it sends each connection's quota for a second back to back at the start of the
+ * second, which is saturation in bursts.
+ */
+export async function runPaced(options: PacedOptions): Promise<PacedResult> {
+  const headers: Record<string, string> = { ...EVENTBRIDGE_HEADERS };
+  if (options.apiKey !== undefined) headers['x-api-key'] = options.apiKey;
+  const pool = new Pool(options.url, { connections: options.connections, pipelining: 1 });
+  const latencies = new SampleBuffer(Math.ceil(options.rate * options.durationS) + 16);
+  const total = Math.floor(options.rate * options.durationS);
+  let sent = 0;
+  let ok = 0;
+  let non2xx = 0;
+  let errors = 0;
+  const pending = new Set<Promise<void>>();
+  const started = performance.now();
+  const send = (dueAt: number) => {
+    const request = pool
+      .request({ method: 'POST', path: options.path, headers, body: options.nextBody() })
+      .then(async (response) => {
+        await response.body.dump();
+        latencies.push(performance.now() - dueAt);
+        if (response.statusCode >= 200 && response.statusCode < 300) ok++;
+        else non2xx++;
+      })
+      .catch(() => {
+        errors++;
+      });
+    pending.add(request);
+    void request.finally(() => pending.delete(request));
+  };
+  while (sent < total) {
+    const elapsedS = (performance.now() - started) / 1000;
+    const due = Math.min(total, Math.floor(elapsedS * options.rate));
+    for (; sent < due; sent++) send(started + (sent / options.rate) * 1000);
+    await new Promise<void>((resolve) => setTimeout(resolve, 1));
+  }
+  await Promise.all([...pending]);
+  const wallS = (performance.now() - started) / 1000;
+  await pool.close();
+  return {
+    rate: options.rate,
+    sent,
+    ok,
+    rps: ok / wallS,
+    latency: summariseLatencies(latencies.values()),
+    non2xx,
+    errors,
+  };
 }
