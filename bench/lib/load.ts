@@ -119,10 +119,11 @@ export interface PacedResult {
 }
 
 /**
- * Latency at a fixed request rate, paced evenly (a few requests per millisecond), measured from when each
- * request was due, so a stall shows up in the latency of everything queued behind it. autocannon's own rate
- * option cannot do this: it sends each connection's quota for a second back to back at the start of the
- * second, which is saturation in bursts.
+ * Latency at a fixed request rate, paced evenly (a few requests per millisecond, open loop: a request is
+ * issued when due whatever the earlier ones are doing, so a stall shows up in the latency of everything
+ * queued behind it). Timed from the moment the request is issued, not from its due time, so the 1 ms timer
+ * granularity of the pacing is not counted. autocannon's own rate option cannot do this: it sends each
+ * connection's quota for a second back to back at the start of the second, which is saturation in bursts.
  */
 export async function runPaced(options: PacedOptions): Promise<PacedResult> {
   const headers: Record<string, string> = { ...EVENTBRIDGE_HEADERS };
@@ -136,12 +137,13 @@ export async function runPaced(options: PacedOptions): Promise<PacedResult> {
   let errors = 0;
   const pending = new Set<Promise<void>>();
   const started = performance.now();
-  const send = (dueAt: number) => {
+  const send = () => {
+    const issuedAt = performance.now();
     const request = pool
       .request({ method: 'POST', path: options.path, headers, body: options.nextBody() })
       .then(async (response) => {
         await response.body.dump();
-        latencies.push(performance.now() - dueAt);
+        latencies.push(performance.now() - issuedAt);
         if (response.statusCode >= 200 && response.statusCode < 300) ok++;
         else non2xx++;
       })
@@ -154,7 +156,7 @@ export async function runPaced(options: PacedOptions): Promise<PacedResult> {
   while (sent < total) {
     const elapsedS = (performance.now() - started) / 1000;
     const due = Math.min(total, Math.floor(elapsedS * options.rate));
-    for (; sent < due; sent++) send(started + (sent / options.rate) * 1000);
+    for (; sent < due; sent++) send();
     await new Promise<void>((resolve) => setTimeout(resolve, 1));
   }
   await Promise.all([...pending]);
