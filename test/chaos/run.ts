@@ -2,6 +2,14 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
+import {
+  FAILOVER_RECEIVER_SETTINGS,
+  FAILOVER_SCENARIOS,
+  FAILOVER_SETUP,
+  type FailoverReport,
+  failoverTable,
+  runFailover,
+} from './failover.js';
 import { receiverSupports, runScenario, type SizeName } from './harness.js';
 import { markdownTable, type ScenarioReport } from './report.js';
 import { SCENARIOS } from './scenarios.js';
@@ -9,11 +17,14 @@ import { SCENARIOS } from './scenarios.js';
 /**
  * `npm run chaos`: every scenario at full size, one after another (after `npm run build`), then the table on
  * stdout and the whole run in test/chaos/results/<date>.json and .md. Exit code 1 when a scenario failed its
- * expectations (lost > 0, an unexpected double, an unexpected dead letter).
+ * expectations (lost > 0, an unexpected double, an unexpected dead letter). The failover scenarios (a Redis
+ * Cluster or Sentinel master killed under load, failover.ts) come last, with their own table, in
+ * test/chaos/results/<date>-failover.json and .md.
  *
  *   npm run chaos                                  full size, every scenario
  *   npm run chaos -- --size short                  the short size (what npm test runs)
  *   npm run chaos -- --only redis-kill,sink-die    some scenarios
+ *   npm run chaos -- --only failover-cluster-wait0,failover-cluster-wait1,failover-sentinel-wait0,failover-sentinel-wait1
  *   npm run chaos -- --seed 7 --verbose
  */
 
@@ -70,7 +81,13 @@ function sourceState(): { commit: string; srcDirty: boolean | undefined } {
 async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
   const chosen = SCENARIOS.filter((spec) => args.only === undefined || args.only.includes(spec.name));
-  if (chosen.length === 0) throw new Error('no scenario chosen');
+  const chosenFailovers = FAILOVER_SCENARIOS.filter(
+    (spec) => args.only === undefined || args.only.includes(spec.name),
+  );
+  const known = new Set([...SCENARIOS, ...FAILOVER_SCENARIOS].map((spec) => spec.name));
+  const unknown = (args.only ?? []).filter((name) => !known.has(name));
+  if (unknown.length > 0) throw new Error(`no scenario named ${unknown.join(', ')}`);
+  if (chosen.length === 0 && chosenFailovers.length === 0) throw new Error('no scenario chosen');
   const reports: ScenarioReport[] = [];
   const skipped: string[] = [];
   const started = Date.now();
@@ -100,13 +117,53 @@ async function main(): Promise<number> {
         (report.violations.length > 0 ? `\n    ${report.violations.join('\n    ')}` : ''),
     );
   }
+  const classicS = Math.round((Date.now() - started) / 1000);
+  const failoverReports: FailoverReport[] = [];
+  const failoverStarted = Date.now();
+  for (const spec of chosenFailovers) {
+    out(`- ${spec.name}: ${spec.title}`);
+    const report = await runFailover(spec, args.size, {
+      seed: args.seed,
+      ...(args.verbose ? { log: (line: string) => out(`    ${line}`) } : {}),
+    });
+    failoverReports.push(report);
+    if (args.verbose) {
+      out(
+        `    receiver log: ${JSON.stringify(report.receiverLog)}; statuses: ${JSON.stringify(report.statuses)}`,
+      );
+      out(`    failovers: ${JSON.stringify(report.failovers)}`);
+      out(
+        `    streams: ${JSON.stringify(report.streams)}; consumer view: ${JSON.stringify(report.consumerView)}`,
+      );
+      for (const { message, count } of report.receiverErrors) out(`    receiver error ×${count}: ${message}`);
+      for (const double of report.doubles) out(`    double: ${JSON.stringify(double)}`);
+      if (report.lostUids.length > 0) out(`    lost: ${report.lostUids.slice(0, 20).join(', ')}`);
+    }
+    out(
+      `    ${report.violations.length === 0 ? 'pass' : 'FAIL'} in ${(report.durationMs / 1000).toFixed(1)} s: ` +
+        `${report.events} events, ${report.attempts} attempts, ${report.failovers.length} failover(s), ` +
+        `lost ${report.lost}, doubled ${report.doubled}, 503 ${report.status503}, DLQ ${report.deadLetters.total}` +
+        (report.violations.length > 0 ? `\n    ${report.violations.join('\n    ')}` : ''),
+    );
+  }
+  const failoverS = Math.round((Date.now() - failoverStarted) / 1000);
+
   const table = markdownTable(reports);
-  const totalS = Math.round((Date.now() - started) / 1000);
-  const failed = reports.filter((report) => report.violations.length > 0);
+  const totalS = classicS;
+  const failed = [...reports, ...failoverReports].filter((report) => report.violations.length > 0);
+  if (reports.length > 0) {
+    out('');
+    out(table);
+  }
+  if (failoverReports.length > 0) {
+    out('');
+    out(failoverTable(failoverReports));
+  }
   out('');
-  out(table);
-  out('');
-  out(`${reports.length} scenario(s) at ${args.size} size in ${totalS} s, ${failed.length} failed.`);
+  out(
+    `${reports.length + failoverReports.length} scenario(s) at ${args.size} size in ${classicS + failoverS} s, ` +
+      `${failed.length} failed.`,
+  );
   if (skipped.length > 0) out(`Skipped: ${skipped.join(', ')}`);
 
   if (args.write) {
@@ -117,24 +174,39 @@ async function main(): Promise<number> {
       .replace(/:/g, '-')
       .replace(/\.\d+Z$/, 'Z');
     const name = `${stamp}${args.size === 'full' ? '' : `-${args.size}`}`;
-    const meta = {
+    const common = {
       date: new Date().toISOString(),
       size: args.size,
       seed: args.seed,
       node: process.version,
       cpus: availableParallelism(),
-      totalSeconds: totalS,
       source: sourceState(),
-      skipped,
     };
-    writeFileSync(`${dir}${name}.json`, `${JSON.stringify({ ...meta, reports }, null, 2)}\n`);
-    writeFileSync(
-      `${dir}${name}.md`,
-      `# Chaos run ${meta.date}\n\n${args.size} size, seed ${args.seed}, ${meta.cpus} CPUs, Node ${meta.node}, ${totalS} s; ` +
-        `receiver at ${meta.source.commit}${meta.source.srcDirty ? ' with uncommitted src/ changes' : ''}.\n\n${table}\n` +
-        (skipped.length > 0 ? `\nSkipped: ${skipped.join(', ')}\n` : ''),
-    );
-    out(`Wrote test/chaos/results/${name}.json and .md`);
+    const receiverAt = `receiver at ${common.source.commit}${common.source.srcDirty ? ' with uncommitted src/ changes' : ''}`;
+    if (reports.length > 0) {
+      const meta = { ...common, totalSeconds: totalS, skipped };
+      writeFileSync(`${dir}${name}.json`, `${JSON.stringify({ ...meta, reports }, null, 2)}\n`);
+      writeFileSync(
+        `${dir}${name}.md`,
+        `# Chaos run ${meta.date}\n\n${args.size} size, seed ${args.seed}, ${meta.cpus} CPUs, Node ${meta.node}, ${totalS} s; ` +
+          `${receiverAt}.\n\n${table}\n` +
+          (skipped.length > 0 ? `\nSkipped: ${skipped.join(', ')}\n` : ''),
+      );
+      out(`Wrote test/chaos/results/${name}.json and .md`);
+    }
+    if (failoverReports.length > 0) {
+      const meta = { ...common, totalSeconds: failoverS, receiverSettings: FAILOVER_RECEIVER_SETTINGS };
+      writeFileSync(
+        `${dir}${name}-failover.json`,
+        `${JSON.stringify({ ...meta, reports: failoverReports }, null, 2)}\n`,
+      );
+      writeFileSync(
+        `${dir}${name}-failover.md`,
+        `# Failover run ${meta.date}\n\n${args.size} size, seed ${args.seed}, ${meta.cpus} CPUs, Node ${meta.node}, ` +
+          `${failoverS} s; ${receiverAt}.\n\n${FAILOVER_SETUP}\n\n${failoverTable(failoverReports)}\n`,
+      );
+      out(`Wrote test/chaos/results/${name}-failover.json and .md`);
+    }
   }
   return failed.length > 0 ? 1 : 0;
 }
