@@ -201,6 +201,16 @@ async function measure(target: Target, round: number, options: BenchOptions): Pr
 }
 
 async function soak(receiver: Receiver, options: BenchOptions): Promise<SoakResult> {
+  // V8 gives heap back while the server idles between scenarios and grows it again under load: without a
+  // warm-up, that regrowth would read as a leak.
+  await runLoad({
+    url: receiver.server.url,
+    path: EVENTS_PATH,
+    apiKey: API_KEY,
+    connections: options.connections,
+    durationS: Math.min(15, options.soakS / 4),
+    nextBody: bodySource(receiver, 'mixed', options.mixedDuplicatePercent),
+  });
   const sampler = new RssSampler(receiver.server.pid, 1000).start();
   const result = await runLoad({
     url: receiver.server.url,
@@ -357,7 +367,7 @@ async function bench(options: BenchOptions): Promise<number> {
 
     const logReceiver = receivers.find((receiver) => receiver.sink === 'log');
     if (options.soakS > 0 && logReceiver?.server.running) {
-      out(`\nsoak: ${options.soakS} s of mixed load on the log sink, RSS every second`);
+      out(`\nsoak: ${options.soakS} s of mixed load on the log sink (after a warm-up), RSS every second`);
       soakResult = await soak(logReceiver, options);
       out(
         `  RSS ${soakResult.rssFirstMb} → ${soakResult.rssLastMb} MB (peak ${soakResult.rssPeakMb.toFixed(1)}), ` +
