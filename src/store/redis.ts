@@ -149,6 +149,9 @@ export function createRedisClient(options: RedisConnectionOptions): RedisClient 
       ...credentials,
       sentinels: options.sentinels.map(hostPort),
       name: options.sentinelName ?? 'mymaster',
+      // Reconnect as soon as any sentinel announces a new master: a master that stalled and was replaced would
+      // otherwise keep taking (and later discard) writes over connections that survived the stall.
+      failoverDetector: true,
     });
   }
   if (!url) throw new StoreError('no Redis location given');

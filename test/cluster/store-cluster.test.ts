@@ -184,7 +184,8 @@ describe('RedisStore on Redis Cluster', { timeout: 60_000 }, () => {
     const failures = samples.filter((sample) => !sample.ok);
     expect(failures.length).toBeGreaterThan(0);
     expect(failures.every((sample) => sample.error instanceof StoreError)).toBe(true);
-    expect(Math.max(...samples.map((sample) => sample.ms))).toBeLessThan(2000);
+    // Well inside EventBridge's 5 s client timeout, with room for a loaded 2-core CI machine.
+    expect(Math.max(...samples.map((sample) => sample.ms))).toBeLessThan(3500);
     expect(recoveredAt).toBeDefined();
     expect((await replica.info('replication')).get('role')).toBe('master');
     expect(samples.filter((sample) => !sample.otherOk)).toEqual([]);
