@@ -345,7 +345,3 @@ const NEVER_ABORTED = new AbortController().signal;
 
 /** How long a failed completion write is retried before the claim is left to lapse. */
 const COMPLETION_RETRY_MS = 5 * 60_000;
-
-export function isReceiverError(error: unknown): error is ReceiverError {
-  return error instanceof ReceiverError;
-}
