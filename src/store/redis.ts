@@ -205,6 +205,18 @@ function inspection(replies: [Error | null, unknown][] | null): KeyInspection {
 
 type DedupClient = RedisClient & DedupCommands;
 
+/** A Redis Cluster redirection (`MOVED slot host:port`, `ASK slot host:port`). */
+function isRedirection(error: Error | null | undefined): boolean {
+  return error !== null && error !== undefined && /^(MOVED|ASK) /.test(error.message);
+}
+
+/** Reloads a Cluster client's slot map (CLUSTER SLOTS from any known node). */
+function refreshSlots(client: Cluster): Promise<void> {
+  return new Promise((resolve, reject) => {
+    client.refreshSlotsCache((error) => (error ? reject(error) : resolve()));
+  });
+}
+
 function commandTimeoutOf(client: RedisClient): number | undefined {
   return client instanceof Cluster
     ? client.options.redisOptions?.commandTimeout
@@ -345,9 +357,17 @@ export class RedisStore implements IdempotencyStore {
   ): Promise<unknown> {
     let replies: [Error | null, unknown][] | null;
     try {
-      replies = await pool.use((client) =>
-        client.pipeline([command, ['wait', this.waitReplicas, this.waitTimeoutMs]]).exec(),
-      );
+      replies = await pool.use(async (client) => {
+        const send = () => client.pipeline([command, ['wait', this.waitReplicas, this.waitTimeoutMs]]).exec();
+        const first = await send();
+        // After a failover this connection's slot map may still name the old master. ioredis follows a
+        // pipeline's MOVED only when every command in it failed the same way, and WAIT fails differently on a
+        // replica, so the redirection surfaces here: learn the new map and send once more (the script did not
+        // run where it was redirected from).
+        if (!(client instanceof Cluster) || !isRedirection(first?.[0]?.[0])) return first;
+        await refreshSlots(client);
+        return send();
+      });
     } catch (error) {
       throw storeFailure(operation, error);
     }

@@ -28,7 +28,7 @@ function digest(): string {
 }
 
 async function clusterStore(
-  options: { waitReplicas?: number; waitTimeoutMs?: number } = {},
+  options: { waitReplicas?: number; waitTimeoutMs?: number; waitPoolSize?: number } = {},
 ): Promise<RedisStore> {
   const client = createRedisClient({ clusterNodes: cluster.seeds, commandTimeoutMs: 500 });
   // The receiver logs these (src/store/index.ts); here they are expected, and ioredis would print them.
@@ -197,10 +197,44 @@ describe('RedisStore on Redis Cluster', { timeout: 60_000 }, () => {
     expect((await victim.info('replication')).get('role')).toBe('slave');
   });
 
-  // Skipped while an open bug (issue 8 notes) stands: after a failover the WAIT pool's connections may keep the old
-  // slot map (ioredis does not follow a pipeline's MOVED when WAIT fails differently), so this passes or fails by
-  // timing. Re-enable with the fix (refresh the slot map on MOVED in writeAndWait).
-  it.skip('with waitReplicas 1, refuses to confirm keys of a promoted master until the old master rejoins as its replica', async () => {
+  it('with waitReplicas 1, follows a manual failover in its WAIT connections: the first completion after the swap reaches the new master', async () => {
+    // One WAIT connection, so the one that learnt the old slot map is the one asked after the swap.
+    const store = await clusterStore({ waitReplicas: 1, waitTimeoutMs: 3000, waitPoolSize: 1 });
+    const oldMaster = (await cluster.masters())[0] as RedisProcess;
+    const [before, after] = await keysServedBy(store, oldMaster, 2);
+    const [replica] = await cluster.replicasOf(oldMaster);
+    if (!replica) throw new Error('no replica');
+    const first = await waitForClaim(store, before as string);
+    expect(await store.completeClaim(before as string, first, 1, 86_400)).toBe(true);
+
+    // CLUSTER FAILOVER swaps the roles without dropping a connection: only a MOVED tells the client.
+    // A manual failover needs the replica in sync, and a fresh cluster's may still be syncing: ask until it is master.
+    await waitFor(async () => {
+      if ((await replica.info('replication')).get('role') === 'master') return true;
+      if ((await replica.info('replication')).get('master_link_status') === 'up') {
+        await replica.command('CLUSTER', 'FAILOVER');
+      }
+      await sleep(500);
+      return false;
+    }, 20_000);
+    await cluster.waitPromoted(replica);
+    await waitFor(
+      async () => (await oldMaster.info('replication')).get('master_link_status') === 'up',
+      15_000,
+    );
+    const token = await waitForClaim(store, after as string);
+    const completed = await store
+      .completeClaim(after as string, token, 2, 86_400)
+      .catch((error: unknown) => error);
+
+    expect(completed).toBe(true);
+    expect(await (await inspector(replica)).get(store.redisKey(after as string))).toBe('2');
+    expect(await (await inspector(oldMaster)).get(store.redisKey(after as string))).toBe('2');
+  });
+
+  // The WAIT pool's connections learn the new slot map from the MOVED their first write after the failover gets
+  // (writeAndWait refreshes and resends), so the first completion already reaches the promoted master.
+  it('with waitReplicas 1, refuses to confirm keys of a promoted master until the old master rejoins as its replica', async () => {
     const store = await clusterStore({ waitReplicas: 1, waitTimeoutMs: 300 });
     const victim = (await cluster.masters())[0] as RedisProcess;
     const [early] = await keysServedBy(store, victim, 1);
