@@ -69,6 +69,7 @@ export class ReceiverMetrics {
   readonly sinkDuration: Histogram<'sink' | 'result'>;
   readonly sinkInFlight: Gauge<'sink'>;
   private readonly detailTypes = new Set<string>();
+  private readonly requestChildren = new Map<string, { observe(seconds: number): void }>();
   private readonly maxDetailTypes: number;
 
   constructor(options: MetricsOptions = {}) {
@@ -142,14 +143,35 @@ export class ReceiverMetrics {
     duplicate?: { strategy: string; detailType: string | undefined },
   ): void {
     const outcome = outcomeLabel(outcomeCode);
-    this.requests.inc({ outcome, status_code: String(statusCode) });
-    this.requestDuration.observe({ outcome }, seconds);
+    this.requestSeries(outcome, statusCode).observe(seconds);
     if (outcome === 'duplicate' && duplicate) {
       this.duplicates.inc({
         strategy: duplicate.strategy,
         detail_type: this.detailTypeLabel(duplicate.detailType),
       });
     }
+  }
+
+  /**
+   * The counter and histogram children of one outcome and status. prom-client hashes the label object on
+   * every `inc({…})`/`observe({…}, v)`; the pairs are few (bounded outcomes × statuses), so each is looked up
+   * once and kept.
+   */
+  private requestSeries(outcome: string, statusCode: number): { observe(seconds: number): void } {
+    const id = `${outcome} ${statusCode}`;
+    let series = this.requestChildren.get(id);
+    if (series === undefined) {
+      const counter = this.requests.labels({ outcome, status_code: String(statusCode) });
+      const histogram = this.requestDuration.labels({ outcome });
+      series = {
+        observe(seconds: number) {
+          counter.inc();
+          histogram.observe(seconds);
+        },
+      };
+      this.requestChildren.set(id, series);
+    }
+    return series;
   }
 
   /**
@@ -176,23 +198,34 @@ export class ReceiverMetrics {
   }
 }
 
-async function timed<T>(
+/**
+ * Wraps one store operation: timed, failures counted, and claims found lost counted. The label children are
+ * looked up once here, and the call is timed inline (one `then`, no async wrapper): this runs on every request.
+ */
+function timed<A extends unknown[], T>(
   metrics: ReceiverMetrics,
   operation: string,
-  call: () => Promise<T>,
+  call: (...args: A) => Promise<T>,
   lost?: (result: T) => boolean,
-): Promise<T> {
-  const end = metrics.storeDuration.startTimer({ operation });
-  try {
-    const result = await call();
-    if (lost?.(result)) metrics.claimsLost.inc({ operation });
-    return result;
-  } catch (error) {
-    metrics.storeErrors.inc({ operation });
-    throw error;
-  } finally {
-    end();
-  }
+): (...args: A) => Promise<T> {
+  const duration = metrics.storeDuration.labels({ operation });
+  const errors = metrics.storeErrors.labels({ operation });
+  const claimsLost = metrics.claimsLost.labels({ operation });
+  return (...args: A) => {
+    const started = performance.now();
+    return call(...args).then(
+      (result) => {
+        duration.observe((performance.now() - started) / 1000);
+        if (lost?.(result)) claimsLost.inc();
+        return result;
+      },
+      (error: unknown) => {
+        duration.observe((performance.now() - started) / 1000);
+        errors.inc();
+        throw error;
+      },
+    );
+  };
 }
 
 const refused = (owned: boolean) => !owned;
@@ -201,15 +234,13 @@ const refused = (owned: boolean) => !owned;
 export function instrumentStore(store: IdempotencyStore, metrics: ReceiverMetrics): IdempotencyStore {
   return {
     kind: store.kind,
-    claimKey: (key, leaseMs) => timed(metrics, 'claim', () => store.claimKey(key, leaseMs)),
-    completeClaim: (key, token, firstSeenAt, ttlSeconds) =>
-      timed(metrics, 'complete', () => store.completeClaim(key, token, firstSeenAt, ttlSeconds), refused),
-    releaseClaim: (key, token) => timed(metrics, 'release', () => store.releaseClaim(key, token), refused),
-    renewClaim: (key, token, leaseMs) =>
-      timed(metrics, 'renew', () => store.renewClaim(key, token, leaseMs), refused),
-    inspectKey: (key) => timed(metrics, 'inspect', () => store.inspectKey(key)),
-    deleteKey: (key) => timed(metrics, 'delete', () => store.deleteKey(key)),
-    checkHealth: () => timed(metrics, 'health', () => store.checkHealth()),
+    claimKey: timed(metrics, 'claim', store.claimKey.bind(store)),
+    completeClaim: timed(metrics, 'complete', store.completeClaim.bind(store), refused),
+    releaseClaim: timed(metrics, 'release', store.releaseClaim.bind(store), refused),
+    renewClaim: timed(metrics, 'renew', store.renewClaim.bind(store), refused),
+    inspectKey: timed(metrics, 'inspect', store.inspectKey.bind(store)),
+    deleteKey: timed(metrics, 'delete', store.deleteKey.bind(store)),
+    checkHealth: timed(metrics, 'health', store.checkHealth.bind(store)),
     close: () => store.close(),
   };
 }
@@ -220,34 +251,37 @@ export function instrumentStore(store: IdempotencyStore, metrics: ReceiverMetric
  * makes the pipeline use it.
  */
 export function instrumentSink(sink: Sink, metrics: ReceiverMetrics): Sink {
-  const labels = { sink: sink.name };
-  const start = () => {
-    metrics.sinkInFlight.inc(labels);
-    const end = metrics.sinkDuration.startTimer(labels);
-    return (result: string) => {
-      metrics.sinkInFlight.dec(labels);
-      end({ result });
-    };
+  const inFlight = metrics.sinkInFlight.labels({ sink: sink.name });
+  const durations = new Map<string, { observe(seconds: number): void }>();
+  const finish = (started: number, result: string): void => {
+    inFlight.dec();
+    let duration = durations.get(result);
+    if (duration === undefined) {
+      duration = metrics.sinkDuration.labels({ sink: sink.name, result });
+      durations.set(result, duration);
+    }
+    duration.observe((performance.now() - started) / 1000);
   };
   const instrumented: Sink = {
     name: sink.name,
     handle(event: Record<string, unknown>, context: SinkContext): Promise<void> | void {
-      const finish = start();
+      inFlight.inc();
+      const started = performance.now();
       let pending: Promise<void> | void;
       try {
         pending = sink.handle(event, context);
       } catch (error) {
-        finish('error');
+        finish(started, 'error');
         throw error;
       }
       if (pending === undefined) {
-        finish('ok');
+        finish(started, 'ok');
         return undefined;
       }
       return Promise.resolve(pending).then(
-        () => finish('ok'),
+        () => finish(started, 'ok'),
         (error: unknown) => {
-          finish('error');
+          finish(started, 'error');
           throw error;
         },
       );
@@ -256,16 +290,19 @@ export function instrumentSink(sink: Sink, metrics: ReceiverMetrics): Sink {
   };
   if (sink.processOnce) {
     const processOnce = sink.processOnce.bind(sink);
-    instrumented.processOnce = async (event, context, ttlSeconds): Promise<ProcessOnceResult> => {
-      const finish = start();
-      try {
-        const result = await processOnce(event, context, ttlSeconds);
-        finish(result.outcome);
-        return result;
-      } catch (error) {
-        finish('error');
-        throw error;
-      }
+    instrumented.processOnce = (event, context, ttlSeconds): Promise<ProcessOnceResult> => {
+      inFlight.inc();
+      const started = performance.now();
+      return processOnce(event, context, ttlSeconds).then(
+        (result) => {
+          finish(started, result.outcome);
+          return result;
+        },
+        (error: unknown) => {
+          finish(started, 'error');
+          throw error;
+        },
+      );
     };
   }
   return instrumented;
