@@ -44,6 +44,11 @@ export interface PipelineOptions {
 
 type SinkResult = { ok: true } | { ok: false; error: unknown };
 
+/** A sink's settled result, or, past SINK_TIMEOUT_MS, the sink (aborted) still running. */
+type SinkRun = SinkResult | { late: Promise<SinkResult> };
+
+const SINK_OK: SinkResult = Object.freeze({ ok: true });
+
 interface HeldClaim {
   key: string;
   token: string;
@@ -133,15 +138,13 @@ export class DedupPipeline {
     const claimedAt = Date.now();
     const held: HeldClaim = { key, token, renewedAt: claimedAt };
     this.held.add(held);
-    const controller = new AbortController();
-    const run = this.runSink(event, key, trace, controller.signal);
-    const result = run instanceof Promise ? await this.withinDeadline(run) : run;
+    const running = this.runSink(event, key, trace);
+    const result = running instanceof Promise ? await running : running;
 
-    if (result === 'timeout') {
-      controller.abort(new Error(`SINK_TIMEOUT_MS (${this.sinkTimeoutMs} ms) passed`));
+    if ('late' in result) {
       // The claim stays until the sink settles: a retry meanwhile gets 409, then the final answer.
       this.settleLater(
-        (run as Promise<SinkResult>).then(async (late) => {
+        result.late.then(async (late) => {
           await this.finish(late, held, claimedAt, ttlSeconds);
         }),
       );
@@ -238,7 +241,7 @@ export class DedupPipeline {
     const sink = this.sink as Required<Pick<Sink, 'processOnce'>>;
     let result: Awaited<ReturnType<typeof sink.processOnce>>;
     try {
-      result = await sink.processOnce(event.body, this.sinkContext(key, trace, NEVER_ABORTED), ttlSeconds);
+      result = await sink.processOnce(event.body, new SinkCall(key, trace, this.logger), ttlSeconds);
     } catch (error) {
       if (error instanceof ReceiverError) throw error;
       // The sink's medium is the store itself (Redis): processing without dedup is not possible there.
@@ -259,48 +262,44 @@ export class DedupPipeline {
     key: string,
     trace: RequestTrace,
   ): Promise<DedupOutcome> {
-    const controller = new AbortController();
-    const run = this.runSink(event, key, trace, controller.signal);
-    const result = run instanceof Promise ? await this.withinDeadline(run) : run;
-    if (result === 'timeout') {
-      controller.abort(new Error(`SINK_TIMEOUT_MS (${this.sinkTimeoutMs} ms) passed`));
-      this.settleLater((run as Promise<SinkResult>).then(() => undefined));
+    const running = this.runSink(event, key, trace);
+    const result = running instanceof Promise ? await running : running;
+    if ('late' in result) {
+      this.settleLater(result.late.then(() => undefined));
       throw new ProcessingTimeoutError(key, this.sinkTimeoutMs);
     }
     if (!result.ok) throw sinkFailure(key, result.error);
     return { status: 'processed', key };
   }
 
-  /** Calls the sink; a synchronous sink (the log sink) is answered without a promise or a timer. */
-  private runSink(
-    event: ValidatedEvent,
-    key: string,
-    trace: RequestTrace,
-    signal: AbortSignal,
-  ): SinkResult | Promise<SinkResult> {
-    const context = this.sinkContext(key, trace, signal);
+  /**
+   * Calls the sink under SINK_TIMEOUT_MS. A synchronous sink (the log sink) is answered as is, without a
+   * promise, a timer or an AbortController; past the deadline the sink's signal is aborted and the still
+   * running call comes back as `late`, for the caller to settle in the background.
+   */
+  private runSink(event: ValidatedEvent, key: string, trace: RequestTrace): SinkRun | Promise<SinkRun> {
+    const context = new SinkCall(key, trace, this.logger);
+    let pending: Promise<void> | void;
     try {
-      const pending = this.sink.handle(event.body, context);
-      if (pending === undefined) return { ok: true };
-      return Promise.resolve(pending).then(
-        (): SinkResult => ({ ok: true }),
-        (error: unknown): SinkResult => ({ ok: false, error }),
-      );
+      pending = this.sink.handle(event.body, context);
     } catch (error) {
       return { ok: false, error };
     }
-  }
-
-  private sinkContext(key: string, trace: RequestTrace, signal: AbortSignal): SinkContext {
-    return { key, eventId: trace.eventId, detailType: trace.detailType, signal, logger: this.logger };
-  }
-
-  private withinDeadline(run: Promise<SinkResult>): Promise<SinkResult | 'timeout'> {
-    let timer: NodeJS.Timeout | undefined;
-    const deadline = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(resolve, this.sinkTimeoutMs, 'timeout');
+    if (pending === undefined) return SINK_OK;
+    const run = Promise.resolve(pending).then(
+      (): SinkResult => SINK_OK,
+      (error: unknown): SinkResult => ({ ok: false, error }),
+    );
+    return new Promise<SinkRun>((resolve) => {
+      const deadline = setTimeout(() => {
+        context.abort(new Error(`SINK_TIMEOUT_MS (${this.sinkTimeoutMs} ms) passed`));
+        resolve({ late: run });
+      }, this.sinkTimeoutMs);
+      void run.then((result) => {
+        clearTimeout(deadline);
+        resolve(result);
+      });
     });
-    return Promise.race([run, deadline]).finally(() => clearTimeout(timer));
   }
 
   private settleLater(settlement: Promise<void>): void {
@@ -341,7 +340,38 @@ function sinkFailure(key: string, error: unknown): ReceiverError {
   return error instanceof ReceiverError ? error : new ProcessingFailedError(key, { cause: error });
 }
 
-const NEVER_ABORTED = new AbortController().signal;
+/**
+ * The context of one sink call. Its AbortSignal is made only when the sink reads it: most sinks are
+ * synchronous or never look, and an AbortController per event is a measurable share of a request's cost.
+ */
+class SinkCall implements SinkContext {
+  readonly key: string;
+  readonly eventId: string | undefined;
+  readonly detailType: string | undefined;
+  readonly logger: Logger;
+  private controller: AbortController | undefined;
+  private abortReason: { reason: unknown } | undefined;
+
+  constructor(key: string, trace: RequestTrace, logger: Logger) {
+    this.key = key;
+    this.eventId = trace.eventId;
+    this.detailType = trace.detailType;
+    this.logger = logger;
+  }
+
+  get signal(): AbortSignal {
+    if (this.controller === undefined) {
+      this.controller = new AbortController();
+      if (this.abortReason) this.controller.abort(this.abortReason.reason);
+    }
+    return this.controller.signal;
+  }
+
+  abort(reason: unknown): void {
+    if (this.controller) this.controller.abort(reason);
+    else this.abortReason = { reason };
+  }
+}
 
 /** How long a failed completion write is retried before the claim is left to lapse. */
 const COMPLETION_RETRY_MS = 5 * 60_000;

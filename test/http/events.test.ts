@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { SinkContext } from '../../src/sinks/types.js';
 import { JSON_HEADERS, redisStore, testApp } from '../helpers/app.js';
 import { sleep } from '../helpers/ports.js';
 import { RedisServer } from '../helpers/redis-server.js';
@@ -244,6 +245,43 @@ describe('POST /events: the contract status table', () => {
     expect(after.json().status).toBe('duplicate');
     expect(sink.handled).toHaveLength(1);
     expect(sink.handled[0]?.context.signal.aborted).toBe(true);
+  });
+
+  it('aborts the signal of a sink still running at SINK_TIMEOUT_MS, and a sink that gives up leaves the event retryable', async () => {
+    const abortReasons: unknown[] = [];
+    let calls = 0;
+    const sink = {
+      name: 'abortable',
+      // The first call waits for its abort signal and then fails, as a well-behaved slow sink does.
+      handle: (_event: Record<string, unknown>, context: SinkContext): Promise<void> => {
+        calls += 1;
+        if (calls > 1) return Promise.resolve();
+        return new Promise((_resolve, reject) => {
+          context.signal.addEventListener('abort', () => {
+            abortReasons.push(context.signal.reason);
+            reject(context.signal.reason);
+          });
+        });
+      },
+      close: async () => {},
+    };
+    const { app } = await testApp({
+      store: redisStore(redis.url),
+      sink,
+      env: { SINK_TIMEOUT_MS: '100', DEDUP_LEASE_SECONDS: '5' },
+    });
+    const event = uniqueEvent();
+
+    const timedOut = await app.inject(post(event));
+    await sleep(50);
+    const retried = await app.inject(post(event));
+
+    expect(timedOut.statusCode).toBe(504);
+    expect(abortReasons).toHaveLength(1);
+    expect(String(abortReasons[0])).toContain('SINK_TIMEOUT_MS (100 ms) passed');
+    expect(retried.statusCode).toBe(200);
+    expect(retried.json().status).toBe('processed');
+    expect(calls).toBe(2);
   });
 
   it('answers 404 as JSON for an unknown route', async () => {
