@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import canonicalizeModule from 'canonicalize';
 import { InvalidEventError } from '../core/errors.js';
 import type { ValidatedEvent } from './envelope.js';
@@ -47,8 +47,9 @@ export interface KeyStrategyOptions {
 /** Fields that change between two publications of one Genesys notification. */
 const GENESYS_VOLATILE_DETAIL_FIELDS: FieldPath[] = [['metadata'], ['timestamp']];
 
+/** One-shot `crypto.hash` (Node 20.12+): no Hash object per digest, which createHash would allocate. */
 export function sha256Base64Url(material: string): string {
-  return createHash('sha256').update(material).digest('base64url');
+  return hash('sha256', material, 'base64url');
 }
 
 // canonicalize (by RFC 8785's co-author) is CommonJS whose typings declare an ES default export; under

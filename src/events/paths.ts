@@ -41,17 +41,22 @@ export function omitPaths(value: unknown, paths: readonly FieldPath[]): unknown 
 function omitPath(value: unknown, path: FieldPath, depth: number): unknown {
   const segment = path[depth];
   if (segment === undefined || !isRecord(value) || !Object.hasOwn(value, segment)) return value;
-  const copy: Record<string, unknown> | unknown[] = Array.isArray(value) ? [...value] : { ...value };
-  const record = copy as Record<string, unknown>;
-  if (depth === path.length - 1) {
-    if (Array.isArray(copy)) {
-      // Removing an element would shift the others; an ignored element is blanked instead.
-      record[segment] = null;
-    } else {
-      delete record[segment];
-    }
-  } else {
-    record[segment] = omitPath(record[segment], path, depth + 1);
+  const last = depth === path.length - 1;
+  if (Array.isArray(value)) {
+    const index = Number(segment);
+    // `length` is an array's own property too, but no JSON field.
+    if (!Number.isInteger(index)) return value;
+    const copy: unknown[] = [...value];
+    // Removing an element would shift the others; an ignored element is blanked instead.
+    copy[index] = last ? null : omitPath(copy[index], path, depth + 1);
+    return copy;
+  }
+  // Copied key by key rather than spread-then-`delete`: `delete` turns the copy into a slow dictionary-mode
+  // object, and the canonical JSON walk over it is on every request's path.
+  const copy: Record<string, unknown> = {};
+  for (const name of Object.keys(value)) {
+    if (name !== segment) copy[name] = value[name];
+    else if (!last) copy[name] = omitPath(value[name], path, depth + 1);
   }
   return copy;
 }
