@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
-import helmet from '@fastify/helmet';
 import underPressure from '@fastify/under-pressure';
 import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
 import type { Logger } from 'pino';
@@ -94,6 +93,30 @@ function createServer(config: Config, logger: Logger): App {
   if (config.MAX_CONNECTIONS > 0) app.server.maxConnections = config.MAX_CONNECTIONS;
   return app;
 }
+
+/**
+ * The security headers of a JSON API, as the OWASP REST Security Cheat Sheet lists them for every API response:
+ * https://cheatsheetseries.owasp.org/cheatsheets/REST_Security_Cheat_Sheet.html#security-headers
+ * They replace @fastify/helmet, which cost 7–8 % of CPU (it re-parsed its CSP for every response). The receiver
+ * answers only JSON, to machines (API destinations, probes, scrapers), so helmet's headers for HTML documents
+ * (Cross-Origin-Opener/Resource-Policy, Origin-Agent-Cluster, X-DNS-Prefetch-Control, X-Download-Options,
+ * X-Permitted-Cross-Domain-Policies, X-XSS-Protection) are left out.
+ * - HSTS as helmet sent it: on every answer, TLS or not. Over plain HTTP a browser ignores it
+ *   (https://www.rfc-editor.org/rfc/rfc6797#section-8.1); behind a TLS-terminating proxy, which an API
+ *   destination's HTTPS endpoint usually is, the client gets it over HTTPS.
+ * - `frame-ancestors 'none'` and X-Frame-Options: DENY forbid framing an answer (helmet allowed the same origin);
+ *   `default-src 'none'` and Referrer-Policy are the cheat sheet's defence in depth should a browser render one.
+ * - Cache-Control: no-store: an answer (processed, duplicate, a dedup key) must never come from a cache.
+ */
+const SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+  'cache-control': 'no-store',
+  'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
+  'referrer-policy': 'no-referrer',
+  'strict-transport-security': 'max-age=31536000; includeSubDomains',
+  'x-content-type-options': 'nosniff',
+  'x-frame-options': 'DENY',
+});
+const SECURITY_HEADER_ENTRIES = Object.entries(SECURITY_HEADERS);
 
 /** Answers to what Node refuses before a request exists, in the receiver's `{"error": code}` shape. */
 const CLIENT_ERRORS: Readonly<Record<string, readonly [number, string, string]>> = {
@@ -190,7 +213,13 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
     parseJson(request, body as string, done);
   });
 
-  await app.register(helmet, { global: true });
+  // First of the onRequest hooks, so every answer carries the headers: a 401 from authentication, a 503 from
+  // load shedding, a 404, and anything the error handler sends (it keeps headers already set). Callback style
+  // (no promise per request) with values computed once, at load.
+  app.addHook('onRequest', (_request, reply, done) => {
+    for (const [name, value] of SECURITY_HEADER_ENTRIES) reply.header(name, value);
+    done();
+  });
   if (config.SHED_MAX_EVENT_LOOP_DELAY_MS > 0) {
     await app.register(underPressure, {
       maxEventLoopDelay: config.SHED_MAX_EVENT_LOOP_DELAY_MS,

@@ -303,13 +303,32 @@ describe('POST /events: the contract status table', () => {
     expect(old.statusCode).toBe(404);
   });
 
-  it('sends security headers (helmet)', async () => {
-    const { app } = await redisApp();
+  it('sends the JSON API security headers on every answer: 200, 400, 401, 404 and 500', async () => {
+    // Arrange
+    const { app } = await redisApp({ sink: new RecordingSink({ failFirst: 1 }) });
+    const expected = {
+      'cache-control': 'no-store',
+      'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
+      'referrer-policy': 'no-referrer',
+      'strict-transport-security': 'max-age=31536000; includeSubDomains',
+      'x-content-type-options': 'nosniff',
+      'x-frame-options': 'DENY',
+    };
 
-    const response = await app.inject({ method: 'GET', url: '/healthz' });
+    // Act
+    const failed = await app.inject(post(uniqueEvent()));
+    const responses = [
+      failed,
+      await app.inject(post(uniqueEvent())),
+      await app.inject(post({ ...uniqueEvent(), id: '' })),
+      await app.inject(post(uniqueEvent(), { ...JSON_HEADERS, 'x-api-key': 'wrong-key-0123456789' })),
+      await app.inject({ method: 'GET', url: '/nope' }),
+      await app.inject({ method: 'GET', url: '/healthz' }),
+    ];
 
-    expect(response.headers['x-content-type-options']).toBe('nosniff');
-    expect(response.headers['strict-transport-security']).toMatch(/max-age/);
+    // Assert
+    expect(responses.map((response) => response.statusCode)).toEqual([500, 200, 400, 401, 404, 200]);
+    for (const response of responses) expect(response.headers).toMatchObject(expected);
   });
 });
 

@@ -45,6 +45,7 @@ describe('load shedding', () => {
     expect(shed.statusCode).toBe(503);
     expect(shed.json()).toEqual({ error: 'overloaded' });
     expect(shed.headers['retry-after']).toBe('2');
+    expect(shed.headers).toMatchObject({ 'x-content-type-options': 'nosniff', 'cache-control': 'no-store' });
     expect(health.statusCode).toBe(200);
     expect(recovered.statusCode).toBe(200);
     expect(sink.handled).toHaveLength(2);
