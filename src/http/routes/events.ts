@@ -15,10 +15,19 @@ export function registerEventsRoute(
 ): void {
   app.post(path, {
     // onRequest runs before the body is read, so an unauthenticated caller cannot make us parse anything.
-    onRequest: async (request) => {
+    // Callback style: api-key, basic and bearer check synchronously, and an async hook would cost every
+    // request a promise for nothing; only jwt (a JWKS fetch) returns one.
+    onRequest: (request, _reply, done) => {
       request.trace = {};
-      // Synchronous for api-key, basic and bearer; a promise only for jwt.
-      await authenticate(request.headers);
+      let pending: void | Promise<void>;
+      try {
+        pending = authenticate(request.headers);
+      } catch (error) {
+        done(error as Error);
+        return;
+      }
+      if (pending === undefined) done();
+      else pending.then(() => done(), done);
     },
     handler: async (request) => {
       const trace = request.trace as RequestTrace;
