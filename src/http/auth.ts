@@ -1,4 +1,4 @@
-import { createHash, timingSafeEqual } from 'node:crypto';
+import { hash, timingSafeEqual } from 'node:crypto';
 import { createRemoteJWKSet, errors as joseErrors, jwtVerify } from 'jose';
 import type { Config } from '../config/index.js';
 import { ReceiverError, UnauthorizedError } from '../core/errors.js';
@@ -26,8 +26,9 @@ export class AuthUnavailableError extends ReceiverError {
   }
 }
 
+/** One-shot `crypto.hash`: this runs on every request, and createHash would allocate a Hash object each time. */
 function digest(value: string): Buffer {
-  return createHash('sha256').update(value).digest();
+  return hash('sha256', value, 'buffer');
 }
 
 export function matcher(accepted: readonly string[]): (candidate: string | undefined) => boolean {
