@@ -24,5 +24,7 @@ EXPOSE 3000
 # Plain HTTP, or HTTPS when the receiver serves TLS itself (its own certificate, so not verified on loopback).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
   CMD ["node", "-e", "const t=!!process.env.TLS_CERT_FILE;require(t?'node:https':'node:http').get({host:'127.0.0.1',port:process.env.PORT||3000,path:'/healthz',rejectUnauthorized:false},r=>process.exit(r.statusCode===200?0:1)).on('error',()=>process.exit(1))"]
-# node itself as PID 1 (not npm), so SIGTERM reaches the receiver and it drains before exiting.
-CMD ["node", "dist/main.js"]
+# node itself as PID 1 (not npm), so SIGTERM reaches the receiver and it drains before exiting. The heap flags
+# are `npm start`'s (package.json): a small young generation and a capped old space keep RSS under 120 MB under
+# load (README, Performance); test/deploy checks that the two agree.
+CMD ["node", "--max-semi-space-size=4", "--max-old-space-size=96", "dist/main.js"]

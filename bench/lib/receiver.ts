@@ -1,11 +1,25 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { BenchOptions } from './args.js';
 import { BodyFactory, type BodyTemplate, isDuplicateSlot, randomNamespace } from './bodies.js';
-import { RedisProcess, ServerProcess } from './procs.js';
+import { REPO_ROOT, RedisProcess, ServerProcess } from './procs.js';
 import type { LoadKind, SinkName } from './report.js';
 
 /** The built receiver (`dist/main.js`) with a private redis-server, and the bodies each scenario sends it. */
 
 export const API_KEY = 'bench-api-key-0123456789abcdef';
+
+/**
+ * The node flags of `npm start` (package.json), so that the receiver is measured as it is shipped: its heap
+ * settings are what keep RSS under the target.
+ */
+export function startScriptNodeFlags(repoRoot: string = REPO_ROOT): string[] {
+  const manifest = JSON.parse(readFileSync(join(repoRoot, 'package.json'), 'utf8')) as {
+    scripts?: Record<string, string>;
+  };
+  const words = (manifest.scripts?.start ?? '').split(/\s+/);
+  return words.filter((word) => word.startsWith('--'));
+}
 export const EVENTS_PATH = '/events';
 
 export interface Receiver {
@@ -49,7 +63,7 @@ export async function startReceiver(
   try {
     const server = await ServerProcess.start('dist/main.js', '/healthz', {
       cpu: options.serverCpu,
-      nodeArgs,
+      nodeArgs: [...startScriptNodeFlags(), ...nodeArgs],
       env: {
         NODE_ENV: 'production',
         LOG_LEVEL: 'warn',

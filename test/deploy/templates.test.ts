@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { type CollectionTag, parse, parseAllDocuments, type ScalarTag } from 'yaml';
+import { startScriptNodeFlags } from '../../bench/lib/receiver.js';
 import { parseConfig } from '../../src/config/index.js';
 import { envSchema } from '../../src/config/schema.js';
 import { REPO_ROOT } from '../helpers/server-process.js';
@@ -633,4 +634,19 @@ it('keeps real secrets files out of the repository (only secrets.env.example is 
 
   expect(tracked.filter((file) => /(^|\/)(secrets?\.env|\.env)$/.test(file))).toEqual([]);
   expect(tracked).toContain('deploy/k8s/overlays/example/secrets.env.example');
+});
+
+describe('Dockerfile', () => {
+  it('starts node with the flags of `npm start`, as PID 1 and without npm', () => {
+    const dockerfile = readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8');
+    const cmd = dockerfile
+      .split('\n')
+      .filter((line) => line.startsWith('CMD '))
+      .at(-1);
+
+    const argv = JSON.parse(cmd?.slice('CMD '.length) ?? 'null') as string[];
+
+    expect(startScriptNodeFlags(REPO_ROOT)).toEqual(['--max-semi-space-size=4', '--max-old-space-size=96']);
+    expect(argv).toEqual(['node', ...startScriptNodeFlags(REPO_ROOT), 'dist/main.js']);
+  });
 });
