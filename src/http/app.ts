@@ -1,7 +1,13 @@
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
 import underPressure from '@fastify/under-pressure';
-import Fastify, { type FastifyBaseLogger, type FastifyInstance, LogController } from 'fastify';
+import Fastify, {
+  type FastifyBaseLogger,
+  type FastifyInstance,
+  type FastifyReply,
+  type FastifyRequest,
+  LogController,
+} from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import { createPipeline } from '../core/create-pipeline.js';
@@ -234,7 +240,8 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   app.setErrorHandler(createErrorHandler(config.BODY_LIMIT_BYTES));
   app.setNotFoundHandler(notFoundHandler);
 
-  app.addHook('onResponse', async (request, reply) => {
+  // Metrics and the one log line of an answer.
+  const observeResponse = (request: FastifyRequest, reply: FastifyReply): void => {
     const trace = request.trace;
     if (request.method === 'POST' && request.routeOptions.url === config.EVENTS_PATH) {
       metrics.observeRequest(request.outcome, reply.statusCode, reply.elapsedTime / 1000, {
@@ -258,6 +265,14 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
       ...(request.failure ? { err: request.failure } : {}),
     };
     request.log[level](line, level === 'error' ? 'request failed' : 'request');
+  };
+  // Callback style: an async hook costs every response a promise.
+  app.addHook('onResponse', (request, reply, done) => {
+    try {
+      observeResponse(request, reply);
+    } finally {
+      done();
+    }
   });
 
   registerEventsRoute(app, { path: config.EVENTS_PATH, pipeline, authenticate: createAuthenticator(config) });
