@@ -26,7 +26,6 @@ export const INCLUSIVE: readonly { label: string; pattern: RegExp }[] = [
   { label: 'RedisStore.claimKey (until the command is queued)', pattern: /^claimKey / },
   { label: 'RedisStore.completeClaim', pattern: /^completeClaim / },
   { label: 'ioredis (all of it)', pattern: /node_modules\/ioredis\// },
-  { label: '@fastify/helmet + helmet', pattern: /node_modules\/(@fastify\/helmet|helmet)\// },
   { label: 'pino', pattern: /node_modules\/pino\// },
   {
     label: 'dist/http/app.js: its hooks and body parser, and all that runs synchronously after them',
