@@ -1,4 +1,4 @@
-import type { RedisClient } from '../store/redis.js';
+import { type DedupLocation, dedupLocation, located, MARKS_LUA, type RedisClient } from '../store/redis.js';
 import type { ProcessOnceResult, Sink, SinkContext } from './types.js';
 
 /**
@@ -6,25 +6,39 @@ import type { ProcessOnceResult, Sink, SinkContext } from './types.js';
  * appended exactly once whatever the concurrency, the number of receivers or the retries, and a new event
  * costs one round trip. There is no claim: nothing is in progress, nothing can be left half done.
  *
- * Redis Cluster runs a script only when all its keys share one hash slot
- * (https://redis.io/docs/latest/operate/oss_and_stack/reference/cluster-spec/#hash-tags), so the dedup key
- * carries its stream's hash tag:
- *   SINK_STREAM_PARTITIONS=1:  stream `SINK_STREAM`,      dedup key `DEDUP_PREFIX{<SINK_STREAM's tag>}<digest>`
- *   SINK_STREAM_PARTITIONS=N:  stream `SINK_STREAM{pI}`,  dedup key `DEDUP_PREFIX{pI}<digest>`, I from the digest
+ * The processed marks use the store's layout (src/store/redis.ts: fields of time-bucketed hashes), under
+ * the stream's hash tag, since Redis Cluster runs a script only when all its keys share one hash slot
+ * (https://redis.io/docs/latest/operate/oss_and_stack/reference/cluster-spec/#hash-tags). The digest's first
+ * two characters become a shard suffix outside the tag, so a bucket is still split into about 4,096 hashes:
+ *   SINK_STREAM_PARTITIONS=1:  stream `SINK_STREAM`,      marks `DEDUP_PREFIX{<SINK_STREAM's tag>}:<ttl>:<bucket>:<shard>`
+ *   SINK_STREAM_PARTITIONS=N:  stream `SINK_STREAM{pI}`,  marks `DEDUP_PREFIX{pI}:<ttl>:<bucket>:<shard>`, I from the digest
+ * `locate()` names a key's location by its claim key (`DEDUP_PREFIX{<tag>}<digest>`, never written here): the
+ * one string the admin routes and confirmReplicated are given.
  */
 
-// KEYS: dedup key, stream. ARGV: TTL ms, first-seen ms, MAXLEN, then the entry's field/value pairs.
-const APPEND_ONCE = `
-local current = redis.call('GET', KEYS[1])
-if current then return {current, redis.call('PTTL', KEYS[1])} end
-local id = redis.call('XADD', KEYS[2], 'MAXLEN', '~', ARGV[3], '*', unpack(ARGV, 4))
-redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[1])
+// MARKS_LUA's keys and arguments, then KEYS[3]: stream; ARGV[4..6]: TTL in seconds, first-seen ms, MAXLEN,
+// then the entry's field/value pairs. Nothing here writes a claim; one can be there only when the store's
+// location is this one (a stream tag equal to the digest's first two characters) and is then reported in
+// progress, as before.
+const APPEND_ONCE = `${MARKS_LUA}
+local state = held()
+if state then return state end
+local id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], '*', unpack(ARGV, 7))
+add_mark(ARGV[5], ARGV[4])
 return id`;
 
 type AppendReply = string | [string, number];
 
 interface StreamCommands {
-  ebdedupAppendOnce(dedupKey: string, stream: string, ...args: (string | number)[]): Promise<AppendReply>;
+  ebdedupAppendOnce(
+    claim: string,
+    ttls: string,
+    stream: string,
+    hashPrefix: string,
+    hashSuffix: string,
+    field: string,
+    ...args: (string | number)[]
+  ): Promise<AppendReply>;
 }
 
 export interface RedisStreamSinkOptions {
@@ -39,8 +53,9 @@ export interface RedisStreamSinkOptions {
   partitions: number;
   now?: () => number;
   /**
-   * REDIS_WAIT_REPLICAS: resolves once enough replicas hold the dedup key (and so the entry before it, since a
-   * replica applies writes in order), throws otherwise. Called before any processed or duplicate answer.
+   * REDIS_WAIT_REPLICAS: resolves once enough replicas hold the processed mark (and so the entry written
+   * with it, since a replica applies writes in order), throws otherwise. Called before any processed or
+   * duplicate answer, with the location's claim key.
    */
   confirmReplicated?: (dedupKey: string) => Promise<void>;
 }
@@ -75,7 +90,7 @@ export class RedisStreamSink implements Sink {
   private readonly now: () => number;
 
   constructor(private readonly options: RedisStreamSinkOptions) {
-    options.client.defineCommand('ebdedupAppendOnce', { numberOfKeys: 2, lua: APPEND_ONCE });
+    options.client.defineCommand('ebdedupAppendOnce', { numberOfKeys: 3, lua: APPEND_ONCE });
     this.client = options.client as RedisClient & StreamCommands;
     this.streams = streamNames(options.stream, options.partitions);
     this.tags =
@@ -83,13 +98,14 @@ export class RedisStreamSink implements Sink {
     this.now = options.now ?? Date.now;
   }
 
-  /** Where a key goes: its stream and its dedup key, in one hash slot. */
-  locate(key: string): { stream: string; dedupKey: string } {
+  /**
+   * Where a key goes, all in one hash slot: its stream, its location (marks) and the location's claim key,
+   * `dedupKey`, which names it for the store's admin methods and confirmReplicated.
+   */
+  locate(key: string): { stream: string; dedupKey: string; location: DedupLocation } {
     const partition = partitionOf(key, this.streams.length);
-    return {
-      stream: this.streams[partition] as string,
-      dedupKey: `${this.options.prefix}{${this.tags[partition]}}${key}`,
-    };
+    const location = dedupLocation(this.options.prefix, this.tags[partition] as string, key);
+    return { stream: this.streams[partition] as string, dedupKey: location.claim, location };
   }
 
   async processOnce(
@@ -97,13 +113,18 @@ export class RedisStreamSink implements Sink {
     context: SinkContext,
     ttlSeconds: number,
   ): Promise<ProcessOnceResult> {
-    const { stream, dedupKey } = this.locate(context.key);
+    const { stream, dedupKey, location } = this.locate(context.key);
     const receivedAt = this.now();
     const source = event.source;
+    const [claim, ttls, hashPrefix, hashSuffix, field] = located(location);
     const reply = await this.client.ebdedupAppendOnce(
-      dedupKey,
+      claim,
+      ttls,
       stream,
-      ttlSeconds * 1000,
+      hashPrefix,
+      hashSuffix,
+      field,
+      ttlSeconds,
       receivedAt,
       this.options.maxLength,
       'key',

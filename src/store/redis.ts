@@ -12,39 +12,248 @@ export { ReplicationWaitError } from './types.js';
 
 /**
  * The Redis store. Each state change is one Lua script (EVALSHA through ioredis `defineCommand`), so the
- * check and the write cannot interleave with another receiver's. Values are compact, since one key is kept
- * per event for a day or more:
- *   in progress: `~<owner token>` with a PX lease;   processed: `<first seen, epoch ms>` with a PX TTL
- *   (an integer, which Redis stores inside the object header).
- * Every key is `DEDUP_PREFIX{<digest>}`: the hash tag keeps each script on one slot of a Redis Cluster.
+ * check and the write cannot interleave with another receiver's.
+ *
+ * Layout (issue 7: at most 110 bytes of Redis memory per retained processed key). One string key per event
+ * cannot get there on Redis 7.0: dictEntry, key sds, robj, expires entry and table slots cost about 117 B
+ * before the value. So processed marks are fields of time-bucketed hashes, and only what is short-lived or
+ * rare is a key of its own. For a dedup key D (a 43-character base64url digest) under the hash tag T:
+ *
+ *   DEDUP_PREFIX{T}D                  in progress: `~<owner token>`, PX lease (one per event being processed)
+ *   DEDUP_PREFIX{T}D:f                MAX_ATTEMPTS failure counter, PX DEDUP_TTL_SECONDS (failed keys only)
+ *   DEDUP_PREFIX{T}:<ttl>:<bucket>[:<D[0..2]>]
+ *                                     hash of processed marks: field D[2..] → first seen (epoch ms)
+ *   DEDUP_PREFIX{T}:ttls              hash: <ttl> → when the last bucket hash of that TTL expires (epoch ms)
+ *
+ * The store's tag is D's first two characters (64² = 4,096 tags, spread over Redis Cluster's 16,384 slots);
+ * the redis-stream sink's is its stream's, and D's first two characters become a shard suffix outside the
+ * tag, so either way a bucket is split into about 4,096 hashes. `dedupLocation` computes every name.
+ *
+ * Buckets: `<ttl>` is the TTL in seconds, W = ttl / 24 (rounded up to a millisecond), bucket = floor(now / W)
+ * where `now` is Redis's own clock (TIME inside the script: one clock for every receiver; scripts are
+ * replicated by their effects, https://redis.io/docs/latest/develop/interact/programmability/eval-intro/#script-replication,
+ * so replicas get the resulting HSET/PEXPIREAT, never TIME). A bucket's hash expires at (bucket + 1)·W + ttl:
+ * a mark is kept at least DEDUP_TTL_SECONDS and at most 1/24 longer. A lookup reads the TTLs in use from
+ * `:ttls` and, per TTL, the buckets floor((now − ttl) / W) … floor(now / W) (25 HGETs for one TTL), newest
+ * first. The `:ttls` hash exists because claimKey is not told the TTL (a rule can give its own), and it lets
+ * a mark written under any TTL, by any receiver, before a configuration change, be found.
+ *
+ * Why about 4,096 hashes per bucket: a hash of at most `hash-max-listpack-entries` (512 by default) fields
+ * of at most 64 bytes is a listpack, about 52–62 B per mark; above, a hashtable, about 98–107 B per mark
+ * (dictEntry, field and value sds and table slots, but no robj and no expires entry). 4,096 hashes keep a
+ * bucket a listpack up to about 2 million marks (580 events/s with the default TTL), and even a hashtable
+ * under 110 B. Below about 10 events/s a hash holds few marks and its own cost (and its tag's `:ttls`)
+ * dominates: more bytes per key, few in all (at most about 4,096 × 25 hashes). The price is Redis CPU: a
+ * claim of a new key looks in 25 hashes instead of one key. `bench/store-memory.ts` measures both.
+ *
+ * Redis Cluster: every key a script touches carries KEYS[1]'s hash tag, so one slot. The bucket names come
+ * from Redis's clock inside the script and so cannot be passed in KEYS; Redis Cluster checks only that a
+ * script's keys are on its node and slot (https://redis.io/docs/latest/operate/oss_and_stack/reference/cluster-spec/#hash-tags).
  */
 
-// KEYS: dedup key, its failure counter. ARGV: owner, lease ms, MAX_ATTEMPTS (0: no limit).
+/** Where one dedup key's claim, failure counter and processed mark live. All names share one hash tag. */
+export interface DedupLocation {
+  /** The in-progress claim (a short-lived string). */
+  claim: string;
+  /** The MAX_ATTEMPTS failure counter. */
+  failures: string;
+  /** The TTLs whose bucket hashes exist under this tag. */
+  ttls: string;
+  /** What every bucket hash name starts with: `DEDUP_PREFIX{T}:`. */
+  hashPrefix: string;
+  /** What every bucket hash name ends with: `` for the store, `:<D[0..2]>` when the tag is not D's. */
+  hashSuffix: string;
+  /** The mark's field in its bucket hash. */
+  field: string;
+}
+
+/** Characters of a dedup key that pick its hash (the store's tag, or a shard suffix). */
+const SHARD_CHARS = 2;
+
+/**
+ * The names for dedup key `key` under hash tag `tag`: the one place that decides them, for the store
+ * (tag = the key's first two characters), the redis-stream sink (tag = its stream's) and tests.
+ */
+export function dedupLocation(prefix: string, tag: string, key: string): DedupLocation {
+  const shard = key.slice(0, SHARD_CHARS);
+  const tagged = `${prefix}{${tag}}`;
+  return {
+    claim: `${tagged}${key}`,
+    failures: `${tagged}${key}:f`,
+    ttls: `${tagged}:ttls`,
+    hashPrefix: `${tagged}:`,
+    hashSuffix: tag === shard ? '' : `:${shard}`,
+    field: key.slice(SHARD_CHARS),
+  };
+}
+
+/** The store's own location for a dedup key: tagged by its first two characters. */
+export function storeLocation(prefix: string, key: string): DedupLocation {
+  return dedupLocation(prefix, key.slice(0, SHARD_CHARS), key);
+}
+
+/**
+ * The location whose claim key is `claim` (`DEDUP_PREFIX{T}D`): how a sink's `dedupKey` (the one string the
+ * admin routes and confirmReplicated are given) names the whole location.
+ */
+export function locationOfClaim(prefix: string, claim: string): DedupLocation {
+  const close = claim.indexOf('}', prefix.length);
+  if (!claim.startsWith(`${prefix}{`) || close < 0) {
+    throw new StoreError(`'${claim}' is not a dedup claim key under the prefix '${prefix}'`);
+  }
+  return dedupLocation(prefix, claim.slice(prefix.length + 1, close), claim.slice(close + 1));
+}
+
+/** The TTL as it appears in bucket hash names and in `:ttls`: seconds, as given (tests use fractions). */
+function ttlName(ttlSeconds: number): string {
+  return String(ttlSeconds);
+}
+
+/** A bucket's width: ttl / 24, rounded up to a millisecond (the same arithmetic as the Lua below). */
+export function bucketWidthMs(ttlSeconds: number): number {
+  return Math.ceil(Math.floor(ttlSeconds * 1000 + 0.5) / 24);
+}
+
+/** The name of the bucket hash `bucket` of a TTL at a location. */
+export function bucketHash(location: DedupLocation, ttlSeconds: number, bucket: number): string {
+  return `${location.hashPrefix}${ttlName(ttlSeconds)}:${bucket}${location.hashSuffix}`;
+}
+
+/** The bucket hashes that can hold a live mark of this TTL at `nowMs` (Redis's clock), newest first. */
+export function liveBucketHashes(location: DedupLocation, ttlSeconds: number, nowMs: number): string[] {
+  const ttlMs = Math.floor(ttlSeconds * 1000 + 0.5);
+  const width = bucketWidthMs(ttlSeconds);
+  const names: string[] = [];
+  for (let bucket = Math.floor(nowMs / width); bucket >= Math.floor((nowMs - ttlMs) / width); bucket -= 1) {
+    names.push(bucketHash(location, ttlSeconds, bucket));
+  }
+  return names;
+}
+
+/**
+ * The Lua every script starts with: the location's names and Redis's clock, `find_mark` (the bucket that
+ * holds the mark, and its value) and `add_mark`. KEYS[1] is the claim, KEYS[2] the `:ttls` hash; ARGV[1..3]
+ * are the hash prefix, the hash suffix and the field; a script's own arguments follow (KEYS[3], ARGV[4]…).
+ * Numbers are written with %d, never as Lua prints them (%.14g: an exponent past 14 digits).
+ */
+export const MARKS_LUA = `
+local claim, ttls = KEYS[1], KEYS[2]
+local hash_prefix, hash_suffix, field = ARGV[1], ARGV[2], ARGV[3]
+local clock = redis.call('TIME')
+local now = tonumber(clock[1]) * 1000 + math.floor(tonumber(clock[2]) / 1000)
+
+local function ttl_ms(ttl) return math.floor(tonumber(ttl) * 1000 + 0.5) end
+local function width_ms(ttl) return math.ceil(ttl_ms(ttl) / 24) end
+local function bucket_hash(ttl, bucket)
+  return hash_prefix .. ttl .. ':' .. string.format('%d', bucket) .. hash_suffix
+end
+
+-- The bucket hash holding this field's mark, and the mark; nil when there is none.
+local function find_mark()
+  local known = redis.call('HGETALL', ttls)
+  for i = 1, #known, 2 do
+    if tonumber(known[i + 1]) > now then
+      local ttl, width = known[i], width_ms(known[i])
+      for bucket = math.floor(now / width), math.floor((now - ttl_ms(ttl)) / width), -1 do
+        local hash = bucket_hash(ttl, bucket)
+        local mark = redis.call('HGET', hash, field)
+        if mark then return hash, mark end
+      end
+    end
+  end
+  return nil, nil
+end
+
+-- Records the mark in the current bucket of its TTL; the hash expires ttl after the bucket ends.
+local function add_mark(mark, ttl)
+  local width = width_ms(ttl)
+  local bucket = math.floor(now / width)
+  local hash = bucket_hash(ttl, bucket)
+  local expires = (bucket + 1) * width + ttl_ms(ttl)
+  redis.call('HSET', hash, field, mark)
+  if redis.call('PTTL', hash) < 0 then redis.call('PEXPIREAT', hash, string.format('%d', expires)) end
+  if tonumber(redis.call('HGET', ttls, ttl) or '0') < expires then
+    redis.call('HSET', ttls, ttl, string.format('%d', expires))
+    -- The index lives as long as its longest-lived bucket; TTLs whose buckets are all gone are dropped.
+    local known, latest = redis.call('HGETALL', ttls), expires
+    for i = 1, #known, 2 do
+      local last = tonumber(known[i + 1])
+      if last <= now then redis.call('HDEL', ttls, known[i]) elseif last > latest then latest = last end
+    end
+    redis.call('PEXPIREAT', ttls, string.format('%d', latest))
+  end
+end
+
+-- What the location holds: the claim {'~owner', lease left}, else the mark {first seen, its hash's TTL left}.
+local function held()
+  local current = redis.call('GET', claim)
+  if current then return {current, redis.call('PTTL', claim)} end
+  local hash, mark = find_mark()
+  if mark then return {mark, redis.call('PTTL', hash)} end
+  return nil
+end
+`;
+
+// Every script below that reads or writes a mark is MARKS_LUA followed by its own part: the claim key and
+// the `:ttls` hash are KEYS[1] and KEYS[2], the location ARGV[1..3]; its own keys and arguments follow.
+
+// KEYS[3]: failure counter. ARGV[4..6]: owner, lease ms, MAX_ATTEMPTS (0: no limit).
 // A key whose processing failed MAX_ATTEMPTS times is poison: `{'!', failures}`, never claimed again.
-const CLAIM = `
-local current = redis.call('GET', KEYS[1])
-if current then return {current, redis.call('PTTL', KEYS[1])} end
-local limit = tonumber(ARGV[3])
+const CLAIM = `${MARKS_LUA}
+local state = held()
+if state then return state end
+local limit = tonumber(ARGV[6])
 if limit > 0 then
-  local failures = tonumber(redis.call('GET', KEYS[2]) or '0')
+  local failures = tonumber(redis.call('GET', KEYS[3]) or '0')
   if failures >= limit then return {'!', failures} end
 end
-redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('SET', claim, ARGV[4], 'PX', ARGV[5])
 return 1`;
 
-// A retried completion whose first reply was lost finds its own value: that is a success too.
-// Completing also writes when the key is gone: the lease ran out while the sink still succeeded, and nobody
-// else has claimed it, so recording it now is what keeps a later delivery from running it again.
-const COMPLETE = `
-local current = redis.call('GET', KEYS[1])
-if current == ARGV[2] then return 1 end
-if current == ARGV[1] or not current then
-  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-  return 1
+// ARGV[4..6]: owner, first seen (epoch ms), TTL in seconds.
+// The holder's completion (the usual case) needs no lookup: nobody records a key that someone holds.
+// Without a claim, a retried completion whose first reply was lost finds its own mark: a success too. And
+// completing also records when the claim is gone and no mark exists: the lease ran out while the sink still
+// succeeded, and nobody else has claimed it, so recording it now keeps a later delivery from running it again.
+const COMPLETE = `${MARKS_LUA}
+local current = redis.call('GET', claim)
+if current and current ~= ARGV[4] then return 0 end
+if not current then
+  local _, mark = find_mark()
+  if mark then
+    if mark == ARGV[5] then return 1 end
+    return 0
+  end
 end
-return 0`;
+add_mark(ARGV[5], ARGV[6])
+if current then redis.call('DEL', claim) end
+return 1`;
 
-// KEYS: dedup key, its failure counter. ARGV: owner, counter TTL ms (0: failures are not counted).
+// Re-asserts a processed mark (the same value in the same hash, whose expiry HSET leaves alone), so that the
+// connection running it has written the mark: WAIT counts the replicas holding *this connection's* writes,
+// and the mark may have been written by another connection or receiver. A replica applies the stream in
+// order, so it has the original write (and the `:ttls` entry written with it) before this one.
+const TOUCH = `${MARKS_LUA}
+local hash, mark = find_mark()
+if mark then redis.call('HSET', hash, field, mark) end
+return mark`;
+
+// The admin view: `{'~owner', lease left}`, `{first seen, its bucket hash's TTL left}` or nil.
+const INSPECT = `${MARKS_LUA}
+return held()`;
+
+// KEYS[3]: failure counter. Forgets the key: its claim, its failure count and its mark, in whichever bucket.
+const DELETE = `${MARKS_LUA}
+local state = held()
+local hash, mark = find_mark()
+while mark do
+  redis.call('HDEL', hash, field)
+  hash, mark = find_mark()
+end
+redis.call('DEL', claim, KEYS[3])
+return state`;
+
+// KEYS: claim, its failure counter. ARGV: owner, counter TTL ms (0: failures are not counted).
 const RELEASE = `
 if redis.call('GET', KEYS[1]) ~= ARGV[1] then return 0 end
 redis.call('DEL', KEYS[1])
@@ -58,39 +267,58 @@ const RENEW = `
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
 return 0`;
 
-// Re-asserts a processed key (same value, same expiry), so that the connection running it has written the key:
-// WAIT counts the replicas holding *this connection's* writes, and the key may have been written by another
-// connection or receiver. A replica applies the stream in order, so it has the original write before this one.
-const TOUCH = `
-local current = redis.call('GET', KEYS[1])
-if current and string.sub(current, 1, 1) ~= '~' then redis.call('SET', KEYS[1], current, 'KEEPTTL') end
-return current`;
+/** A claim `['~owner', lease left]`, a mark `[first seen, TTL left]`, or poison `['!', failures]`. */
+type HeldReply = [string, number];
+type ClaimReply = 1 | HeldReply;
 
-type ClaimReply = 1 | [string, number];
+/** The location of a mark, as a script built on MARKS_LUA takes it: 2 keys then 3 arguments. */
+type Located = [claim: string, ttls: string, hashPrefix: string, hashSuffix: string, field: string];
 
 /** The commands `defineCommand` adds; ioredis cannot type them itself. */
 interface DedupCommands {
   ebdedupClaim(
-    key: string,
+    claim: string,
+    ttls: string,
     failures: string,
+    hashPrefix: string,
+    hashSuffix: string,
+    field: string,
     owner: string,
     leaseMs: number,
     maxAttempts: number,
   ): Promise<ClaimReply>;
-  ebdedupComplete(key: string, owner: string, firstSeenAt: number, ttlMs: number): Promise<number>;
-  ebdedupRelease(key: string, failures: string, owner: string, failuresTtlMs: number): Promise<number>;
-  ebdedupRenew(key: string, owner: string, leaseMs: number): Promise<number>;
-  ebdedupTouch(key: string): Promise<string | null>;
+  ebdedupComplete(
+    ...args: [...Located, owner: string, firstSeenAt: number, ttlSeconds: number]
+  ): Promise<number>;
+  ebdedupRelease(claim: string, failures: string, owner: string, failuresTtlMs: number): Promise<number>;
+  ebdedupRenew(claim: string, owner: string, leaseMs: number): Promise<number>;
+  ebdedupTouch(...args: Located): Promise<string | null>;
+  ebdedupInspect(...args: Located): Promise<HeldReply | null>;
+  ebdedupDelete(
+    claim: string,
+    ttls: string,
+    failures: string,
+    hashPrefix: string,
+    hashSuffix: string,
+    field: string,
+  ): Promise<HeldReply | null>;
+}
+
+/** The arguments of a script built on MARKS_LUA that takes no keys of its own. */
+export function located(location: DedupLocation): Located {
+  return [location.claim, location.ttls, location.hashPrefix, location.hashSuffix, location.field];
 }
 
 export type RedisClient = Redis | Cluster;
 
 export function defineDedupCommands(client: RedisClient): RedisClient & DedupCommands {
-  client.defineCommand('ebdedupClaim', { numberOfKeys: 2, lua: CLAIM });
-  client.defineCommand('ebdedupComplete', { numberOfKeys: 1, lua: COMPLETE });
+  client.defineCommand('ebdedupClaim', { numberOfKeys: 3, lua: CLAIM });
+  client.defineCommand('ebdedupComplete', { numberOfKeys: 2, lua: COMPLETE });
   client.defineCommand('ebdedupRelease', { numberOfKeys: 2, lua: RELEASE });
   client.defineCommand('ebdedupRenew', { numberOfKeys: 1, lua: RENEW });
-  client.defineCommand('ebdedupTouch', { numberOfKeys: 1, lua: TOUCH });
+  client.defineCommand('ebdedupTouch', { numberOfKeys: 2, lua: TOUCH });
+  client.defineCommand('ebdedupInspect', { numberOfKeys: 2, lua: INSPECT });
+  client.defineCommand('ebdedupDelete', { numberOfKeys: 3, lua: DELETE });
   return client as RedisClient & DedupCommands;
 }
 
@@ -188,16 +416,11 @@ function storeFailure(operation: string, error: unknown): StoreError {
   });
 }
 
-/** Reads `GET` and `PTTL` replies of a MULTI: `~token` is a claim, digits are a processed first-seen time. */
-function inspection(replies: [Error | null, unknown][] | null): KeyInspection {
-  const [value, pttl] = (replies ?? []).map(([error, reply]) => {
-    if (error) throw storeFailure('inspect', error);
-    return reply;
-  });
-  if (replies === null) throw new StoreError('redis inspect failed: transaction aborted');
-  if (value === null || value === undefined) return { state: 'absent' };
+/** Reads what a location holds: `~token` is a claim, digits are a processed first-seen time. */
+function inspection(reply: HeldReply | null): KeyInspection {
+  if (reply === null) return { state: 'absent' };
+  const [text, pttl] = reply;
   const remaining = typeof pttl === 'number' ? pttl : -1;
-  const text = String(value);
   if (text.startsWith('~')) return { state: 'in_progress', leaseRemainingMs: Math.max(remaining, 0) };
   if (!/^\d+$/.test(text)) throw new StoreError('redis inspect failed: the key holds an unexpected value');
   return { state: 'processed', firstSeenAt: Number(text), ttlRemainingMs: remaining };
@@ -351,7 +574,7 @@ export class RedisStore implements IdempotencyStore {
    * resolves to the command's reply once enough replicas hold what it wrote.
    */
   private async writeAndWait(
-    operation: 'complete' | 'duplicate',
+    operation: ReplicationWaitError['operation'],
     pool: WaitPool,
     command: [string, ...(string | number)[]],
   ): Promise<unknown> {
@@ -382,22 +605,22 @@ export class RedisStore implements IdempotencyStore {
     return written[1];
   }
 
-  /** The Redis key of a dedup key: the prefix, then the digest as a hash tag. */
-  redisKey(key: string): string {
-    return `${this.prefix}{${key}}`;
-  }
-
-  /** The failure counter of a dedup key, in the same hash slot. */
-  failuresKey(key: string): string {
-    return `${this.prefix}{${key}}:f`;
+  /** Where this store keeps dedup key `key`: tagged by its first two characters (see the top of this file). */
+  location(key: string): DedupLocation {
+    return storeLocation(this.prefix, key);
   }
 
   /**
-   * With REDIS_WAIT_REPLICAS, resolves once that many replicas hold `redisKey` (written by any connection);
-   * throws ReplicationWaitError otherwise. For sinks that write the processed mark themselves (redis-stream).
+   * With REDIS_WAIT_REPLICAS, resolves once that many replicas hold the processed mark of the location whose
+   * claim key is `dedupKey` (written by any connection); throws ReplicationWaitError otherwise. For sinks that
+   * write the mark themselves (redis-stream).
    */
-  async confirmReplicated(redisKey: string): Promise<void> {
-    if (this.waitPool) await this.writeAndWait('duplicate', this.waitPool, ['ebdedupTouch', redisKey]);
+  async confirmReplicated(dedupKey: string): Promise<void> {
+    if (!this.waitPool) return;
+    await this.writeAndWait('duplicate', this.waitPool, [
+      'ebdedupTouch',
+      ...located(locationOfClaim(this.prefix, dedupKey)),
+    ]);
   }
 
   /** Connects now; when Redis is not there yet, keeps trying in the background and resolves false. */
@@ -414,26 +637,31 @@ export class RedisStore implements IdempotencyStore {
 
   async claimKey(key: string, leaseMs: number): Promise<ClaimResult> {
     const token = newOwnerToken();
+    const location = this.location(key);
     let reply: ClaimReply;
     try {
       reply = await this.client.ebdedupClaim(
-        this.redisKey(key),
-        this.failuresKey(key),
+        location.claim,
+        location.ttls,
+        location.failures,
+        location.hashPrefix,
+        location.hashSuffix,
+        location.field,
         `~${token}`,
         leaseMs,
         this.maxAttempts,
       );
     } catch (error) {
-      this.abandonClaim(key, token);
+      this.abandonClaim(location, token);
       throw storeFailure('claim', error);
     }
     if (reply === 1) return { outcome: 'claimed', token };
     const [value, pttl] = reply;
     if (value === '!') return { outcome: 'poisoned', failures: pttl };
     if (value.startsWith('~')) return { outcome: 'in_progress', leaseRemainingMs: Math.max(pttl, 0) };
-    // A duplicate answers 200 as well: with REDIS_WAIT_REPLICAS, only once the replicas hold the key.
+    // A duplicate answers 200 as well: with REDIS_WAIT_REPLICAS, only once the replicas hold the mark.
     if (this.waitPool) {
-      await this.writeAndWait('duplicate', this.waitPool, ['ebdedupTouch', this.redisKey(key)]);
+      await this.writeAndWait('duplicate', this.waitPool, ['ebdedupTouch', ...located(location)]);
     }
     return { outcome: 'duplicate', firstSeenAt: Number(value) };
   }
@@ -443,10 +671,10 @@ export class RedisStore implements IdempotencyStore {
    * with 409s for a whole lease though nobody processes it. Releasing the token undoes it: retried until Redis
    * answers, without counting a MAX_ATTEMPTS failure.
    */
-  private abandonClaim(key: string, token: string): void {
+  private abandonClaim(location: DedupLocation, token: string): void {
     const giveUpAt = Date.now() + 60_000;
     const attempt = (delay: number): void => {
-      this.client.ebdedupRelease(this.redisKey(key), this.failuresKey(key), `~${token}`, 0).catch(() => {
+      this.client.ebdedupRelease(location.claim, location.failures, `~${token}`, 0).catch(() => {
         if (Date.now() >= giveUpAt || this.closed) return;
         setTimeout(() => attempt(Math.min(delay * 2, 1000)), delay).unref();
       });
@@ -455,36 +683,29 @@ export class RedisStore implements IdempotencyStore {
   }
 
   async completeClaim(key: string, token: string, firstSeenAt: number, ttlSeconds: number): Promise<boolean> {
+    const args: Parameters<DedupCommands['ebdedupComplete']> = [
+      ...located(this.location(key)),
+      `~${token}`,
+      firstSeenAt,
+      ttlSeconds,
+    ];
     if (this.waitPool) {
-      const reply = await this.writeAndWait('complete', this.waitPool, [
-        'ebdedupComplete',
-        this.redisKey(key),
-        `~${token}`,
-        firstSeenAt,
-        ttlSeconds * 1000,
-      ]);
-      return reply === 1;
+      return (await this.writeAndWait('complete', this.waitPool, ['ebdedupComplete', ...args])) === 1;
     }
     try {
-      return (
-        (await this.client.ebdedupComplete(
-          this.redisKey(key),
-          `~${token}`,
-          firstSeenAt,
-          ttlSeconds * 1000,
-        )) === 1
-      );
+      return (await this.client.ebdedupComplete(...args)) === 1;
     } catch (error) {
       throw storeFailure('complete', error);
     }
   }
 
   async releaseClaim(key: string, token: string): Promise<boolean> {
+    const location = this.location(key);
     try {
       return (
         (await this.client.ebdedupRelease(
-          this.redisKey(key),
-          this.failuresKey(key),
+          location.claim,
+          location.failures,
           `~${token}`,
           this.failureTtlMs,
         )) === 1
@@ -496,47 +717,58 @@ export class RedisStore implements IdempotencyStore {
 
   async renewClaim(key: string, token: string, leaseMs: number): Promise<boolean> {
     try {
-      return (await this.client.ebdedupRenew(this.redisKey(key), `~${token}`, leaseMs)) === 1;
+      return (await this.client.ebdedupRenew(this.location(key).claim, `~${token}`, leaseMs)) === 1;
     } catch (error) {
       throw storeFailure('renew', error);
     }
   }
 
   async inspectKey(key: string): Promise<KeyInspection> {
-    return this.inspectRedisKey(this.redisKey(key));
+    return this.inspectLocation(this.location(key));
   }
 
   /** Forgets a key, and its MAX_ATTEMPTS failure count with it, so a deliberate reprocess can run. */
   async deleteKey(key: string): Promise<KeyInspection> {
-    return this.deleteRedisKey(this.redisKey(key), this.failuresKey(key));
+    return this.deleteLocation(this.location(key));
   }
 
-  /** The admin view of one Redis key: this store's, or one a sink placed elsewhere (redis-stream). */
-  async inspectRedisKey(redisKey: string): Promise<KeyInspection> {
-    let replies: [Error | null, unknown][] | null;
+  /** The admin view of a location a sink placed elsewhere (redis-stream), named by its claim key. */
+  async inspectRedisKey(dedupKey: string): Promise<KeyInspection> {
+    return this.inspectLocation(locationOfClaim(this.prefix, dedupKey));
+  }
+
+  /** Forgets a location a sink placed elsewhere (redis-stream), named by its claim key, and tells what it held. */
+  async deleteRedisKey(dedupKey: string): Promise<KeyInspection> {
+    return this.deleteLocation(locationOfClaim(this.prefix, dedupKey));
+  }
+
+  private async inspectLocation(location: DedupLocation): Promise<KeyInspection> {
+    let reply: HeldReply | null;
     try {
-      // MULTI: the value and its PTTL from one moment (both keys of one slot on a Cluster).
-      replies = await this.client.multi().get(redisKey).pttl(redisKey).exec();
+      // One script: the claim or the mark, and its TTL, from one moment (all on one slot of a Cluster).
+      reply = await this.client.ebdedupInspect(...located(location));
     } catch (error) {
       throw storeFailure('inspect', error);
     }
-    return inspection(replies);
+    return inspection(reply);
   }
 
-  /** Deletes one Redis key atomically and tells what it held. */
-  async deleteRedisKey(redisKey: string, ...alongside: string[]): Promise<KeyInspection> {
-    let replies: [Error | null, unknown][] | null;
+  /** Deletes the claim, the failure count and the mark (whichever bucket holds it) atomically. */
+  private async deleteLocation(location: DedupLocation): Promise<KeyInspection> {
+    let reply: HeldReply | null;
     try {
-      replies = await this.client
-        .multi()
-        .get(redisKey)
-        .pttl(redisKey)
-        .del(redisKey, ...alongside)
-        .exec();
+      reply = await this.client.ebdedupDelete(
+        location.claim,
+        location.ttls,
+        location.failures,
+        location.hashPrefix,
+        location.hashSuffix,
+        location.field,
+      );
     } catch (error) {
       throw storeFailure('delete', error);
     }
-    return inspection(replies);
+    return inspection(reply);
   }
 
   async checkHealth(): Promise<void> {

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vites
 import { createRedisClient, RedisStore } from '../../src/store/redis.js';
 import { RedisCluster } from '../helpers/redis-cluster.js';
 
-/** The admin methods (inspectKey/deleteKey: GET, PTTL and DEL in one MULTI) on a real Redis Cluster. */
+/** The admin methods (inspectKey/deleteKey: one script each over the claim and the bucket hashes) on a real Redis Cluster. */
 
 let cluster: RedisCluster;
 
@@ -27,7 +27,7 @@ describe('admin methods on Redis Cluster', { timeout: 60_000 }, () => {
     expect(await store.connect()).toBe(true);
     const keys = Array.from({ length: 12 }, dedupKey);
     const masters = new Set(
-      await Promise.all(keys.map(async (key) => (await cluster.masterOf(store.redisKey(key))).port)),
+      await Promise.all(keys.map(async (key) => (await cluster.masterOf(store.location(key).claim)).port)),
     );
 
     // Act

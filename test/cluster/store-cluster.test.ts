@@ -1,8 +1,14 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { createRedisClient, RedisStore, ReplicationWaitError } from '../../src/store/redis.js';
+import {
+  createRedisClient,
+  liveBucketHashes,
+  RedisStore,
+  ReplicationWaitError,
+} from '../../src/store/redis.js';
 import { StoreError } from '../../src/store/types.js';
+import { findMark, via } from '../helpers/marks.js';
 import { sleep, waitFor } from '../helpers/ports.js';
 import { RedisCluster, type RedisProcess } from '../helpers/redis-cluster.js';
 
@@ -22,9 +28,9 @@ afterAll(async () => {
   await cluster?.close();
 });
 
-/** A dedup key as the receiver makes them: a SHA-256 hex digest. */
+/** A dedup key as the receiver makes them: a SHA-256 base64url digest. */
 function digest(): string {
-  return createHash('sha256').update(randomUUID()).digest('hex');
+  return createHash('sha256').update(randomUUID()).digest('base64url');
 }
 
 async function clusterStore(
@@ -79,7 +85,7 @@ async function keysServedBy(
   const keys: string[] = [];
   while (keys.length < count) {
     const key = digest();
-    const onMaster = (await cluster.masterOf(store.redisKey(key))) === master;
+    const onMaster = (await cluster.masterOf(store.location(key).claim)) === master;
     if (onMaster !== others) keys.push(key);
   }
   return keys;
@@ -110,10 +116,15 @@ describe('RedisStore on Redis Cluster', { timeout: 60_000 }, () => {
       keys.map((_key, index) => ({ outcome: 'duplicate', firstSeenAt: firstSeenAt + index })),
     );
 
-    // The hash tag decides the slot: the Redis key and its bare digest hash alike, and the slots cover all masters.
-    const slots = await Promise.all(keys.map((key) => cluster.keySlot(store.redisKey(key))));
-    const bareSlots = await Promise.all(keys.map((key) => cluster.keySlot(key)));
-    expect(slots).toEqual(bareSlots);
+    // The hash tag (the key's first two characters) decides the slot, for the claim and for every bucket
+    // hash alike, and the slots cover all masters.
+    const slots = await Promise.all(keys.map((key) => cluster.keySlot(store.location(key).claim)));
+    const tagSlots = await Promise.all(keys.map((key) => cluster.keySlot(key.slice(0, 2))));
+    expect(slots).toEqual(tagSlots);
+    const location = store.location(keys[0] as string);
+    const names = [location.ttls, location.failures, ...liveBucketHashes(location, 86_400, Date.now())];
+    const nameSlots = await Promise.all(names.map((name) => cluster.keySlot(name)));
+    expect(new Set(nameSlots)).toEqual(new Set([slots[0]]));
     const masters = new Set(slots.map((slot) => owners.get(slot)));
     expect(masters.size).toBe(3);
     expect((await cluster.masters()).map((node) => node.port).sort()).toEqual([...masters].sort());
@@ -123,8 +134,8 @@ describe('RedisStore on Redis Cluster', { timeout: 60_000 }, () => {
       const direct = await inspector(master);
       const mine = keys.filter((_key, index) => owners.get(slots[index] as number) === master.port);
       expect(mine.length).toBeGreaterThan(50);
-      const values = await Promise.all(mine.map((key) => direct.get(store.redisKey(key))));
-      expect(values.every((value) => value !== null && Number(value) >= firstSeenAt)).toBe(true);
+      const marks = await Promise.all(mine.map((key) => findMark(via(direct), store.location(key))));
+      expect(marks.every((mark) => mark !== undefined && Number(mark.value) >= firstSeenAt)).toBe(true);
     }
   });
 
@@ -138,9 +149,10 @@ describe('RedisStore on Redis Cluster', { timeout: 60_000 }, () => {
       const claim = await store.claimKey(key, 10_000);
       if (claim.outcome !== 'claimed') throw new Error('expected a claim');
       expect(await store.completeClaim(key, claim.token, 1_700_000_000_000, 86_400)).toBe(true);
-      const [replica] = await cluster.replicasOf(await cluster.masterOf(store.redisKey(key)));
+      const [replica] = await cluster.replicasOf(await cluster.masterOf(store.location(key).claim));
       if (!replica) throw new Error('no replica');
-      expect(await (await inspector(replica)).get(store.redisKey(key))).toBe('1700000000000');
+      const mark = await findMark(via(await inspector(replica)), store.location(key));
+      expect(mark?.value).toBe('1700000000000');
     }
     const duplicates = await Promise.all(keys.map((key) => store.claimKey(key, 10_000)));
 
@@ -151,7 +163,7 @@ describe('RedisStore on Redis Cluster', { timeout: 60_000 }, () => {
     const store = await clusterStore();
     const replicated = await clusterStore({ waitReplicas: 1, waitTimeoutMs: 500 });
     const [victimKey] = await keysServedBy(store, (await cluster.masters())[0] as RedisProcess, 1);
-    const victim = await cluster.masterOf(store.redisKey(victimKey as string));
+    const victim = await cluster.masterOf(store.location(victimKey as string).claim);
     const onVictim = await keysServedBy(store, victim, 120);
     const elsewhere = await keysServedBy(store, victim, 120, true);
     // Acknowledged with WAIT 1 before the failure: the promoted replica must still know it.
@@ -228,8 +240,9 @@ describe('RedisStore on Redis Cluster', { timeout: 60_000 }, () => {
       .catch((error: unknown) => error);
 
     expect(completed).toBe(true);
-    expect(await (await inspector(replica)).get(store.redisKey(after as string))).toBe('2');
-    expect(await (await inspector(oldMaster)).get(store.redisKey(after as string))).toBe('2');
+    const location = store.location(after as string);
+    expect((await findMark(via(await inspector(replica)), location))?.value).toBe('2');
+    expect((await findMark(via(await inspector(oldMaster)), location))?.value).toBe('2');
   });
 
   // The WAIT pool's connections learn the new slot map from the MOVED their first write after the failover gets

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { createRedisClient, RedisStore } from '../../src/store/redis.js';
 import { StoreError } from '../../src/store/types.js';
+import { findMark } from '../helpers/marks.js';
 import { sleep, waitFor } from '../helpers/ports.js';
 import { RedisSentinel } from '../helpers/redis-sentinel.js';
 
@@ -62,7 +63,8 @@ describe('RedisStore through Redis Sentinel', { timeout: 60_000 }, () => {
     expect(again.outcome).toBe('in_progress');
     expect(completed).toBe(true);
     expect(duplicate).toEqual({ outcome: 'duplicate', firstSeenAt: 1_700_000_000_000 });
-    expect(await master.command('GET', store.redisKey(key))).toBe('1700000000000');
+    const mark = await findMark((command, ...args) => master.command(command, ...args), store.location(key));
+    expect(mark?.value).toBe('1700000000000');
   });
 
   it('answers fast errors while the master is gone and follows the promoted replica by itself', async () => {

@@ -5,6 +5,7 @@ import { createStore } from '../../src/store/index.js';
 import { createRedisClient, RedisStore, ReplicationWaitError } from '../../src/store/redis.js';
 import { StoreError } from '../../src/store/types.js';
 import { testConfig } from '../helpers/app.js';
+import { findMark, type Run } from '../helpers/marks.js';
 import { RedisReplicaSet } from '../helpers/redis-sentinel.js';
 
 /**
@@ -41,6 +42,9 @@ async function storeOnMaster(settings: StoreSettings = {}): Promise<RedisStore> 
   return store;
 }
 
+/** Commands to the master, for reading marks where the scripts wrote them. */
+const onMaster: Run = (command, ...args) => pair.master.command(command, ...args);
+
 /** Freezes the replica for the rest of the test; it is thawed (and caught up) when the test ends. */
 async function freezeReplica(): Promise<void> {
   const [replica] = pair.replicas;
@@ -75,7 +79,10 @@ describe('RedisStore with waitReplicas', () => {
     expect(completed).toBe(true);
     // No polling: WAIT has already returned, so the replica must have it now.
     const [replica] = pair.replicas;
-    expect(await replica?.command('GET', store.redisKey(key))).toBe('1700000000000');
+    const mark =
+      replica &&
+      (await findMark((command, ...args) => replica.command(command, ...args), store.location(key)));
+    expect(mark?.value).toBe('1700000000000');
   });
 
   it('reports a duplicate when the replica acknowledges it', async () => {
@@ -88,16 +95,20 @@ describe('RedisStore with waitReplicas', () => {
     expect(again).toEqual({ outcome: 'duplicate', firstSeenAt: 1_700_000_000_001 });
   });
 
-  it('keeps the key and its expiry unchanged when a duplicate is re-asserted for WAIT', async () => {
+  it('keeps the mark, its bucket and the bucket’s expiry unchanged when a duplicate is re-asserted for WAIT', async () => {
     const store = await storeOnMaster();
     const key = randomUUID();
     await store.completeClaim(key, await claimed(store, key), 1_700_000_000_002, 86_400);
-    const before = Number(await pair.master.command('PEXPIRETIME', store.redisKey(key)));
+    const before = await findMark(onMaster, store.location(key));
+    const expiresBefore = Number(await pair.master.command('PEXPIRETIME', before?.hash as string));
+    const length = Number(await pair.master.command('HLEN', before?.hash as string));
 
     await store.claimKey(key, 5000);
 
-    expect(await pair.master.command('GET', store.redisKey(key))).toBe('1700000000002');
-    expect(Number(await pair.master.command('PEXPIRETIME', store.redisKey(key)))).toBe(before);
+    expect(await findMark(onMaster, store.location(key))).toEqual(before);
+    expect(before?.value).toBe('1700000000002');
+    expect(Number(await pair.master.command('PEXPIRETIME', before?.hash as string))).toBe(expiresBefore);
+    expect(Number(await pair.master.command('HLEN', before?.hash as string))).toBe(length);
   });
 
   it('fails a completion within the timeout when the replica is frozen, leaving the key processed on the master', async () => {
@@ -117,7 +128,7 @@ describe('RedisStore with waitReplicas', () => {
     expect(reason.wanted).toBe(1);
     expect(ms).toBeGreaterThanOrEqual(190);
     expect(ms).toBeLessThan(200 + 400);
-    expect(await pair.master.command('GET', store.redisKey(key))).toBe('1700000000003');
+    expect((await findMark(onMaster, store.location(key)))?.value).toBe('1700000000003');
   });
 
   it('fails a duplicate answer while the replica is frozen, and gives it once the replica catches up', async () => {

@@ -54,7 +54,12 @@ describe('the built server as a process', () => {
     expect(first.status).toBe(200);
     expect(((await first.json()) as { status: string }).status).toBe('processed');
     expect(((await second.json()) as { status: string }).status).toBe('duplicate');
-    expect(keys).toHaveLength(1);
+    // One processed mark: a field of its bucket hash, beside the TTL index of its hash tag; no claim left.
+    expect(keys).toHaveLength(2);
+    expect(keys.sort()).toEqual([
+      expect.stringMatching(/^ebdedup:\{[\w-]{2}\}:86400:\d+$/),
+      expect.stringMatching(/^ebdedup:\{[\w-]{2}\}:ttls$/),
+    ]);
     // npm itself dies of the signal; the receiver under it logs a clean shutdown (its exit code is checked
     // without npm in the next test).
     expect(server.stdout).toContain('shutdown complete');

@@ -1,15 +1,24 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLogger } from '../../src/core/logger.js';
 import { RedisStreamSink } from '../../src/sinks/redis-stream.js';
-import type { RedisStore } from '../../src/store/redis.js';
+import type { SinkContext } from '../../src/sinks/types.js';
+import { bucketWidthMs, type RedisStore } from '../../src/store/redis.js';
 import { JSON_HEADERS, redisStore, testApp } from '../helpers/app.js';
 import { keySlot } from '../helpers/crc16.js';
+import { findMark, redisNow, via } from '../helpers/marks.js';
+import { sleep } from '../helpers/ports.js';
 import { RedisServer } from '../helpers/redis-server.js';
 import { type Json, republished, uniqueEvent } from '../helpers/samples.js';
 
 let redis: RedisServer;
+/** One inspecting client: each `redis.client()` call adds an error listener to it. */
+let client: Redis;
 
 beforeAll(async () => {
   redis = await RedisServer.start();
+  client = redis.client();
 });
 
 afterAll(async () => {
@@ -41,6 +50,23 @@ const post = (event: Json) => ({
   payload: JSON.stringify(event),
 });
 
+/** Sleeps until Redis's clock is just past the start of the next bucket of this TTL. */
+async function untilNextBucket(ttlSeconds: number): Promise<void> {
+  const width = bucketWidthMs(ttlSeconds);
+  const now = await redisNow(via(client));
+  await sleep(width - (now % width) + 20);
+}
+
+function sinkContext(key: string): SinkContext {
+  return {
+    key,
+    eventId: 'id-1',
+    detailType: 'test',
+    signal: new AbortController().signal,
+    logger: createLogger({ level: 'silent' }),
+  };
+}
+
 type StreamEntry = [string, string[]];
 
 function fields(entry: StreamEntry): Record<string, string> {
@@ -54,14 +80,14 @@ function fields(entry: StreamEntry): Record<string, string> {
 describe('redis-stream sink', () => {
   it('appends each key exactly once under 64 concurrent deliveries with duplicates', async () => {
     // Arrange: 16 events, each delivered 4 times (2 retries, 1 re-publication), all at once.
-    await redis.client().flushall();
+    await client.flushall();
     const { app } = await streamApp();
     const events = Array.from({ length: 16 }, () => uniqueEvent());
     const deliveries = events.flatMap((event) => [event, event, republished(event), event]);
 
     // Act
     const responses = await Promise.all(deliveries.map((event) => app.inject(post(event))));
-    const entries = (await redis.client().xrange('ebdedup:events', '-', '+')) as StreamEntry[];
+    const entries = (await client.xrange('ebdedup:events', '-', '+')) as StreamEntry[];
 
     // Assert
     const statuses = responses.map((response) => response.json().status);
@@ -78,12 +104,12 @@ describe('redis-stream sink', () => {
   });
 
   it('writes the key, id, source, detail-type, receive time and the event as received', async () => {
-    await redis.client().flushall();
+    await client.flushall();
     const { app } = await streamApp();
     const event: Json = { ...uniqueEvent(), 'x-unknown': { kept: true } };
 
     const response = await app.inject(post(event));
-    const [entry] = (await redis.client().xrange('ebdedup:events', '-', '+')) as StreamEntry[];
+    const [entry] = (await client.xrange('ebdedup:events', '-', '+')) as StreamEntry[];
 
     const record = fields(entry as StreamEntry);
     expect(record).toMatchObject({
@@ -96,32 +122,64 @@ describe('redis-stream sink', () => {
     expect(JSON.parse(record.event as string)).toEqual(event);
   });
 
-  it('leaves no in-progress claim: the dedup key holds the first-seen time with the TTL', async () => {
-    await redis.client().flushall();
-    const { app } = await streamApp();
+  it('leaves no claim: the mark is a field of a bucket hash under the stream’s tag, kept for the TTL', async () => {
+    // Arrange
+    await client.flushall();
+    const { app, sink } = await streamApp();
 
+    // Act
     const response = await app.inject(post(uniqueEvent()));
-    const [dedupKey] = await redis.client().keys('ebdedup:{*');
+    const key: string = response.json().key;
+    const names = (await client.keys('ebdedup:{*')).sort();
+    const mark = await findMark(via(client), sink.locate(key).location);
 
-    expect(dedupKey).toBe(`ebdedup:{ebdedup:events}${response.json().key}`);
-    expect(await redis.client().get(dedupKey as string)).toMatch(/^\d{13}$/);
-    expect(await redis.client().pttl(dedupKey as string)).toBeGreaterThan(86_399_000);
+    // Assert: one bucket hash (its shard from the key's first two characters) and the TTL index; no claim.
+    expect(names).toEqual([mark?.hash, 'ebdedup:{ebdedup:events}:ttls']);
+    const [bucket, shard] = (mark?.hash ?? '').slice('ebdedup:{ebdedup:events}:86400:'.length).split(':');
+    expect(mark?.hash.startsWith('ebdedup:{ebdedup:events}:86400:')).toBe(true);
+    expect(bucket).toMatch(/^\d+$/);
+    expect(shard).toBe(key.slice(0, 2));
+    expect(mark?.value).toMatch(/^\d{13}$/);
+    expect(await client.pttl(mark?.hash as string)).toBeGreaterThan(86_399_000);
+    expect(keySlot(mark?.hash as string)).toBe(keySlot('ebdedup:events'));
+  });
+
+  it('finds a key appended in an earlier bucket and does not append it again (ttl 24 s: W = 1 s)', async () => {
+    // Arrange
+    await client.flushall();
+    const { sink } = await streamApp();
+    const event = uniqueEvent();
+    const context = sinkContext(createHash('sha256').update(randomUUID()).digest('base64url'));
+    await untilNextBucket(24);
+    const first = await sink.processOnce(event, context, 24);
+
+    // Act
+    await untilNextBucket(24);
+    const again = await sink.processOnce(event, context, 24);
+    const length = await client.xlen('ebdedup:events');
+
+    // Assert
+    expect(first).toEqual({ outcome: 'processed' });
+    expect(again).toMatchObject({ outcome: 'duplicate', firstSeenAt: expect.any(Number) });
+    expect(length).toBe(1);
   });
 
   it('spreads partitioned streams, each dedup key in its stream’s hash slot', async () => {
-    await redis.client().flushall();
+    await client.flushall();
     const { app, sink } = await streamApp({ SINK_STREAM_PARTITIONS: '4' });
     const events = Array.from({ length: 40 }, () => uniqueEvent());
 
     const responses = await Promise.all(events.map((event) => app.inject(post(event))));
-    const lengths = await Promise.all([0, 1, 2, 3].map((p) => redis.client().xlen(`ebdedup:events{p${p}}`)));
+    const lengths = await Promise.all([0, 1, 2, 3].map((p) => client.xlen(`ebdedup:events{p${p}}`)));
 
     expect(lengths.reduce((sum, length) => sum + length, 0)).toBe(40);
     expect(lengths.every((length) => length > 0)).toBe(true);
     for (const response of responses) {
-      const { stream, dedupKey } = sink.locate(response.json().key);
+      const { stream, dedupKey, location } = sink.locate(response.json().key);
+      const mark = await findMark(via(client), location);
       expect(keySlot(dedupKey)).toBe(keySlot(stream));
-      expect(await redis.client().exists(dedupKey)).toBe(1);
+      expect(keySlot(mark?.hash as string)).toBe(keySlot(stream));
+      expect(keySlot(location.ttls)).toBe(keySlot(stream));
     }
   });
 

@@ -4,6 +4,7 @@ import { MemoryStore } from '../../src/store/memory.js';
 import type { RedisStore } from '../../src/store/redis.js';
 import type { IdempotencyStore } from '../../src/store/types.js';
 import { redisStore } from '../helpers/app.js';
+import { findMark, via } from '../helpers/marks.js';
 import { sleep } from '../helpers/ports.js';
 import { RedisServer } from '../helpers/redis-server.js';
 
@@ -146,22 +147,41 @@ describe.each(stores)('%s store', (_name, makeStore) => {
 });
 
 describe('redis store layout', () => {
-  it('writes one hash-tagged key per event, with the TTL and a compact value', async () => {
+  it('keeps a claim as a key of its own with the lease, and the processed key as a field of its bucket hash', async () => {
+    // Arrange
     const store = redisStore(redis.url) as RedisStore;
     await store.connect();
     onTestFinished(() => store.close());
     const key = 'XftEEzX0FAqi4C8xB4whpcmCcBrinkZiPZp5PIOzYYg';
-    await redis.client().del(`ebdedup:{${key}}`);
+    const location = store.location(key);
+    await store.deleteKey(key);
 
+    // Act
     const claim = await store.claimKey(key, 30_000);
-    const leaseTtl = await redis.client().pttl(`ebdedup:{${key}}`);
+    const claimValue = await redis.client().get(location.claim);
+    const leaseTtl = await redis.client().pttl(location.claim);
     if (claim.outcome !== 'claimed') throw new Error('expected a claim');
     await store.completeClaim(key, claim.token, 1_700_000_000_000, 86_400);
+    const mark = await findMark(via(redis.client()), location);
 
+    // Assert
+    expect(location).toMatchObject({
+      claim: `ebdedup:{Xf}${key}`,
+      ttls: 'ebdedup:{Xf}:ttls',
+      hashPrefix: 'ebdedup:{Xf}:',
+      hashSuffix: '',
+      field: key.slice(2),
+    });
+    expect(claimValue).toBe(`~${claim.token}`);
     expect(leaseTtl).toBeGreaterThan(29_000);
-    expect(await redis.client().get(`ebdedup:{${key}}`)).toBe('1700000000000');
-    expect(await redis.client().pttl(`ebdedup:{${key}}`)).toBeGreaterThan(86_399_000);
-    expect(await redis.client().object('ENCODING', `ebdedup:{${key}}`)).toBe('int');
+    expect(await redis.client().exists(location.claim)).toBe(0);
+    expect(mark?.hash).toMatch(/^ebdedup:\{Xf\}:86400:\d+$/);
+    expect(mark?.value).toBe('1700000000000');
+    expect(await redis.client().pttl(mark?.hash as string)).toBeGreaterThan(86_399_000);
+    expect(await redis.client().object('ENCODING', mark?.hash as string)).toBe('listpack');
+    expect(Number(await redis.client().hget(location.ttls, '86400'))).toBe(
+      Number(await redis.client().call('PEXPIRETIME', mark?.hash as string)),
+    );
   });
 
   it('fails fast, without queueing, while Redis is down, and recovers by itself', async () => {
