@@ -1,4 +1,11 @@
-import { type DedupLocation, dedupLocation, located, MARKS_LUA, type RedisClient } from '../store/redis.js';
+import {
+  type DedupLocation,
+  dedupLocation,
+  located,
+  MARKS_LUA,
+  type RedisClient,
+  type SinkWriteOperation,
+} from '../store/redis.js';
 import type { ProcessOnceResult, Sink, SinkContext } from './types.js';
 
 /**
@@ -54,10 +61,10 @@ export interface RedisStreamSinkOptions {
   now?: () => number;
   /**
    * REDIS_WAIT_REPLICAS: resolves once enough replicas hold the processed mark (and so the entry written
-   * with it, since a replica applies writes in order), throws otherwise. Called before any processed or
-   * duplicate answer, with the location's claim key.
+   * with it, since a replica applies writes in order), throws otherwise. Called before any processed
+   * (`append`) or duplicate answer, with the location's claim key and which of the two it is.
    */
-  confirmReplicated?: (dedupKey: string) => Promise<void>;
+  confirmReplicated?: (dedupKey: string, operation: SinkWriteOperation) => Promise<void>;
 }
 
 /** What Redis Cluster hashes in a key: the first non-empty `{…}`, else the whole name. */
@@ -142,12 +149,12 @@ export class RedisStreamSink implements Sink {
     );
     if (typeof reply !== 'string') {
       const [value, pttl] = reply;
-      // A `~token` value is a claim from a claim-based sink sharing this keyspace.
+      // A `~token` value is a claim of the store's at this very location (see APPEND_ONCE).
       if (value.startsWith('~')) return { outcome: 'in_progress', leaseRemainingMs: Math.max(pttl, 0) };
-      await this.options.confirmReplicated?.(dedupKey);
+      await this.options.confirmReplicated?.(dedupKey, 'duplicate');
       return { outcome: 'duplicate', firstSeenAt: Number(value) };
     }
-    await this.options.confirmReplicated?.(dedupKey);
+    await this.options.confirmReplicated?.(dedupKey, 'append');
     return { outcome: 'processed' };
   }
 

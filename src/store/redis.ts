@@ -8,6 +8,9 @@ import {
   StoreError,
 } from './types.js';
 
+/** What a sink that writes its own marks did before confirmReplicated; `confirm` when it does not say. */
+export type SinkWriteOperation = Exclude<ReplicationWaitError['operation'], 'complete'>;
+
 export { ReplicationWaitError } from './types.js';
 
 /**
@@ -613,11 +616,12 @@ export class RedisStore implements IdempotencyStore {
   /**
    * With REDIS_WAIT_REPLICAS, resolves once that many replicas hold the processed mark of the location whose
    * claim key is `dedupKey` (written by any connection); throws ReplicationWaitError otherwise. For sinks that
-   * write the mark themselves (redis-stream).
+   * write the mark themselves (redis-stream), which say what they did: `append` (a new event) or `duplicate`.
+   * Without `operation` (a caller that does not pass it on) the error says `confirm`.
    */
-  async confirmReplicated(dedupKey: string): Promise<void> {
+  async confirmReplicated(dedupKey: string, operation: SinkWriteOperation = 'confirm'): Promise<void> {
     if (!this.waitPool) return;
-    await this.writeAndWait('duplicate', this.waitPool, [
+    await this.writeAndWait(operation, this.waitPool, [
       'ebdedupTouch',
       ...located(locationOfClaim(this.prefix, dedupKey)),
     ]);

@@ -64,7 +64,8 @@ export class StoreError extends Error {
  */
 export class ReplicationWaitError extends StoreError {
   constructor(
-    readonly operation: 'complete' | 'duplicate',
+    /** `complete`, a `duplicate` answer, or a sink's own write (`append`, or `confirm` when it did not say). */
+    readonly operation: 'complete' | 'duplicate' | 'append' | 'confirm',
     readonly acknowledged: number,
     readonly wanted: number,
     timeoutMs: number,

@@ -1,6 +1,8 @@
-import { randomUUID } from 'node:crypto';
+import { createHash, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { createLogger } from '../../src/core/logger.js';
+import { RedisStreamSink } from '../../src/sinks/redis-stream.js';
+import type { SinkContext } from '../../src/sinks/types.js';
 import { createStore } from '../../src/store/index.js';
 import { createRedisClient, RedisStore, ReplicationWaitError } from '../../src/store/redis.js';
 import { StoreError } from '../../src/store/types.js';
@@ -41,6 +43,8 @@ async function storeOnMaster(settings: StoreSettings = {}): Promise<RedisStore> 
   expect(await store.connect()).toBe(true);
   return store;
 }
+
+const digest = () => createHash('sha256').update(randomUUID()).digest('base64url');
 
 /** Commands to the master, for reading marks where the scripts wrote them. */
 const onMaster: Run = (command, ...args) => pair.master.command(command, ...args);
@@ -211,6 +215,68 @@ describe('RedisStore with waitReplicas', () => {
 
     expect(result).toEqual({ status: 'fulfilled', value: true });
     expect(ms).toBeLessThan(150);
+  });
+});
+
+describe('redis-stream sink with waitReplicas', () => {
+  function streamSink(store: RedisStore): RedisStreamSink {
+    return new RedisStreamSink({
+      client: store.client,
+      prefix: 'wait-test:',
+      stream: `wait-test:events:${randomUUID()}`,
+      maxLength: 1000,
+      partitions: 1,
+      confirmReplicated: (dedupKey, operation) => store.confirmReplicated(dedupKey, operation),
+    });
+  }
+
+  const context = (key: string): SinkContext => ({
+    key,
+    eventId: 'id-1',
+    detailType: 'test',
+    signal: new AbortController().signal,
+    logger: createLogger({ level: 'silent' }),
+  });
+
+  it('answers processed once the replica holds the mark the append wrote', async () => {
+    // Arrange
+    const store = await storeOnMaster();
+    const sink = streamSink(store);
+    const key = digest();
+
+    // Act
+    const result = await sink.processOnce({ n: 1 }, context(key), 86_400);
+
+    // Assert: no polling: WAIT has already returned.
+    const [replica] = pair.replicas;
+    if (!replica) throw new Error('no replica');
+    expect(result).toEqual({ outcome: 'processed' });
+    const mark = await findMark(
+      (command, ...args) => replica.command(command, ...args),
+      sink.locate(key).location,
+    );
+    expect(mark?.value).toMatch(/^\d{13}$/);
+  });
+
+  it('names what a failed WAIT confirmed: the append of a new event, or a duplicate', async () => {
+    // Arrange
+    const store = await storeOnMaster({ waitTimeoutMs: 150 });
+    const sink = streamSink(store);
+    const key = digest();
+    await freezeReplica();
+
+    // Act
+    const appended = await sink.processOnce({ n: 1 }, context(key), 86_400).catch((error: unknown) => error);
+    const repeated = await sink.processOnce({ n: 1 }, context(key), 86_400).catch((error: unknown) => error);
+    const unnamed = await store.confirmReplicated(sink.locate(key).dedupKey).catch((error: unknown) => error);
+
+    // Assert
+    expect(appended).toBeInstanceOf(ReplicationWaitError);
+    expect((appended as ReplicationWaitError).operation).toBe('append');
+    expect((appended as ReplicationWaitError).message).toMatch(/^redis append: 0 of 1 replica/);
+    expect(repeated).toBeInstanceOf(ReplicationWaitError);
+    expect((repeated as ReplicationWaitError).operation).toBe('duplicate');
+    expect((unnamed as ReplicationWaitError).operation).toBe('confirm');
   });
 });
 
