@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import type { Redis } from 'ioredis';
 import { type BenchOptions, defaultResultPath, parseBenchArgs, USAGE } from './lib/args.js';
 import { BodyFactory, loadTemplates, randomNamespace } from './lib/bodies.js';
 import { type LoadResult, type PacedResult, runLoad, runPaced } from './lib/load.js';
@@ -89,6 +90,22 @@ async function memoryPhase(receiver: Receiver, options: BenchOptions): Promise<M
   };
 }
 
+/**
+ * Processed marks in Redis: fields of the bucket hashes (`ebdedup:{…}:<ttl>:<bucket>[:<shard>]`, see
+ * src/store/redis.ts), one per processed event; DBSIZE counts hashes, not events.
+ */
+async function processedMarks(client: Redis): Promise<number> {
+  let marks = 0;
+  let cursor = '0';
+  do {
+    const [next, keys] = await client.scan(cursor, 'MATCH', 'ebdedup:{*}:*:*', 'COUNT', 1000);
+    cursor = next;
+    const lengths = await Promise.all(keys.map((key) => client.hlen(key)));
+    marks += lengths.reduce((sum, length) => sum + length, 0);
+  } while (cursor !== '0');
+  return marks;
+}
+
 interface Target {
   key: ScenarioKey;
   server: ServerProcess;
@@ -100,7 +117,7 @@ interface Target {
 async function measure(target: Target, round: number, options: BenchOptions): Promise<ScenarioRun> {
   const { server, receiver } = target;
   const notes: string[] = [];
-  const dbsizeBefore = receiver ? await receiver.redis.dbsize() : undefined;
+  const marksBefore = receiver ? await processedMarks(receiver.redis.client) : undefined;
   const cpuBefore = readCpuMs(server.pid);
   const redisCpuBefore = receiver ? readCpuMs(receiver.redis.pid) : 0;
   const machineBefore = readMachineCpuMs();
@@ -142,8 +159,8 @@ async function measure(target: Target, round: number, options: BenchOptions): Pr
   await sleep(1000);
   const { lastMb: rssAfterMb } = new RssSampler(server.pid).start().stop();
   let keysAdded: number | undefined;
-  if (receiver && dbsizeBefore !== undefined) {
-    keysAdded = (await receiver.redis.dbsize()) - dbsizeBefore;
+  if (receiver && marksBefore !== undefined) {
+    keysAdded = (await processedMarks(receiver.redis.client)) - marksBefore;
     const ok = result.ok + (fixed?.ok ?? 0);
     const newEvents =
       target.load === 'unique'
@@ -154,7 +171,7 @@ async function measure(target: Target, round: number, options: BenchOptions): Pr
     // Requests still in flight when a load stops are processed but not counted: up to one per connection.
     const slack = 2 * options.connections + (target.load === 'mixed' ? 4 : 0);
     if (keysAdded < newEvents - slack || keysAdded > newEvents + slack) {
-      notes.push(`expected about ${newEvents} new keys, DBSIZE grew by ${keysAdded}`);
+      notes.push(`expected about ${newEvents} new keys, processed marks grew by ${keysAdded}`);
     }
   }
   if (result.loadgenCpuPct > 90) notes.push(`load generator at ${result.loadgenCpuPct.toFixed(0)} % CPU`);
