@@ -25,12 +25,19 @@ export { ReplicationWaitError } from './types.js';
  *   DEDUP_PREFIX{T}D                  in progress: `~<owner token>`, PX lease (one per event being processed)
  *   DEDUP_PREFIX{T}D:f                MAX_ATTEMPTS failure counter, PX DEDUP_TTL_SECONDS (failed keys only)
  *   DEDUP_PREFIX{T}:<ttl>:<bucket>[:<D[0..2]>]
- *                                     hash of processed marks: field D[2..] → first seen (epoch ms)
+ *                                     hash of processed marks: field D[2..32] → first seen (epoch ms)
  *   DEDUP_PREFIX{T}:ttls              hash: <ttl> → when the last bucket hash of that TTL expires (epoch ms)
  *
  * The store's tag is D's first two characters (64² = 4,096 tags, spread over Redis Cluster's 16,384 slots);
  * the redis-stream sink's is its stream's, and D's first two characters become a shard suffix outside the
  * tag, so either way a bucket is split into about 4,096 hashes. `dedupLocation` computes every name.
+ *
+ * The field is D's characters 2 to 32 (30 characters): 192 bits of the SHA-256 digest with the 12 of the
+ * tag or shard, far past any chance of two events' digests sharing them (a birthday bound of 2^96 keys). At
+ * 30 characters Redis's string (sds type 5: 1 + 30 + 1 bytes) fills jemalloc's 32-byte size class, where the
+ * 41 remaining characters took the 48-byte one: 16 B less per mark in a hashtable (89–96 B, 105–112 B
+ * before), 11 B less in a listpack (52 B, 64 B before). Keys that are not 43-character digests (tests'
+ * UUIDs) are kept whole after the first two characters.
  *
  * Buckets: `<ttl>` is the TTL in seconds, W = ttl / 24 (rounded up to a millisecond), bucket = floor(now / W)
  * where `now` is Redis's own clock (TIME inside the script: one clock for every receiver; scripts are
@@ -72,6 +79,10 @@ export interface DedupLocation {
 
 /** Characters of a dedup key that pick its hash (the store's tag, or a shard suffix). */
 const SHARD_CHARS = 2;
+/** Characters of a digest a processed mark keeps, the shard's included (see the top of this file). */
+const MARK_CHARS = 32;
+/** A dedup key as every key strategy makes it: a SHA-256 digest, base64url. */
+const DIGEST = /^[A-Za-z0-9_-]{43}$/;
 
 /**
  * The names for dedup key `key` under hash tag `tag`: the one place that decides them, for the store
@@ -86,7 +97,7 @@ export function dedupLocation(prefix: string, tag: string, key: string): DedupLo
     ttls: `${tagged}:ttls`,
     hashPrefix: `${tagged}:`,
     hashSuffix: tag === shard ? '' : `:${shard}`,
-    field: key.slice(SHARD_CHARS),
+    field: DIGEST.test(key) ? key.slice(SHARD_CHARS, MARK_CHARS) : key.slice(SHARD_CHARS),
   };
 }
 
@@ -541,6 +552,29 @@ class WaitPool {
   }
 }
 
+/**
+ * ioredis gives a connection up for good (status `end`: every command fails with "Connection is closed.", and no
+ * reconnection follows) when a reconnection attempt fails inside its connector. With Sentinel's failover
+ * detector that happens when a sentinel announces the new master while the client is reconnecting to the old
+ * one (the detector's connections are not cleaned up: https://github.com/redis/ioredis/issues/1362); the
+ * failover chaos run saw receivers answer 503 until EventBridge dead-lettered (README, Failover figures).
+ * A receiver must not need a restart after a failover, so a connection that ended while its store is open is
+ * connected again. Cluster clients retry by themselves (clusterRetryStrategy never gives up).
+ */
+function reconnectWhenEnded(client: RedisClient, storeClosed: () => boolean): void {
+  if (client instanceof Cluster) return;
+  let scheduled = false;
+  client.on('end', () => {
+    if (scheduled || storeClosed()) return;
+    scheduled = true;
+    setTimeout(() => {
+      scheduled = false;
+      // A failed attempt ends the connection again, which schedules the next one.
+      if (!storeClosed() && client.status === 'end') client.connect().catch(() => {});
+    }, 200).unref();
+  });
+}
+
 export class RedisStore implements IdempotencyStore {
   readonly kind = 'redis' as const;
   readonly client: RedisClient & DedupCommands;
@@ -569,7 +603,10 @@ export class RedisStore implements IdempotencyStore {
         base + this.waitTimeoutMs,
         base + this.waitTimeoutMs,
       );
+      for (const client of this.waitPool.clients) reconnectWhenEnded(client, () => this.closed);
     }
+    // A shared client is its owner's to close and to revive.
+    if (this.ownsClient) reconnectWhenEnded(this.client, () => this.closed);
   }
 
   /**
