@@ -224,11 +224,12 @@ describe('redis key names', () => {
     expect(names).toHaveLength(25);
   });
 
-  it('names a store location by the key’s first two characters and a sink’s by its tag, with a shard suffix', () => {
+  it('names a store location by the key’s first two characters and a sink’s by its tag, with a shard suffix; a mark keeps 30 more characters of a digest', () => {
     const key = 'BdbkwYv_0123456789abcdefghijklmnopqrstuvwxy';
 
     const store = storeLocation('ebdedup:', key);
     const sink = dedupLocation('ebdedup:', 'ebdedup:events', key);
+    const notADigest = storeLocation('ebdedup:', '0b9f3c2e-8d4a-4f7e-9a61-5c2d7e8f9a0b');
 
     expect(store).toEqual({
       claim: `ebdedup:{Bd}${key}`,
@@ -236,13 +237,14 @@ describe('redis key names', () => {
       ttls: 'ebdedup:{Bd}:ttls',
       hashPrefix: 'ebdedup:{Bd}:',
       hashSuffix: '',
-      field: key.slice(2),
+      field: 'bkwYv_0123456789abcdefghijklmn',
     });
     expect(sink).toMatchObject({
       claim: `ebdedup:{ebdedup:events}${key}`,
       hashSuffix: ':Bd',
-      field: key.slice(2),
+      field: 'bkwYv_0123456789abcdefghijklmn',
     });
+    expect(notADigest.field).toBe('9f3c2e-8d4a-4f7e-9a61-5c2d7e8f9a0b');
     expect(locationOfClaim('ebdedup:', sink.claim)).toEqual(sink);
     expect(locationOfClaim('ebdedup:', store.claim)).toEqual(store);
   });

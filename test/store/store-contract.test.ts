@@ -170,7 +170,7 @@ describe('redis store layout', () => {
       ttls: 'ebdedup:{Xf}:ttls',
       hashPrefix: 'ebdedup:{Xf}:',
       hashSuffix: '',
-      field: key.slice(2),
+      field: key.slice(2, 32),
     });
     expect(claimValue).toBe(`~${claim.token}`);
     expect(leaseTtl).toBeGreaterThan(29_000);
