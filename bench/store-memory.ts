@@ -14,6 +14,7 @@ import { RedisProcess, sleep } from './lib/procs.js';
  * claim, on a fresh `redis-server` per measurement (issue 7: at most 110 B per key).
  *
  *   node --import tsx bench/store-memory.ts            # about a minute
+ *   node --import tsx bench/store-memory.ts 1200 2000  # only the steady state, at these events/s
  *
  * 1. Through the store: N keys claimed and completed with the real scripts, INFO memory `used_memory` before
  *    and after. They all land in the current bucket, as a burst would.
@@ -194,6 +195,11 @@ async function main(): Promise<void> {
     `redis-server ${await probe.version()}, hash-max-listpack-entries ${(await probe.client.config('GET', 'hash-max-listpack-entries'))[1]}`,
   );
   await probe.stop();
+  const rates = process.argv.slice(2).map(Number);
+  if (rates.length > 0) {
+    for (const rate of rates) await steadyState(rate);
+    return;
+  }
   await oneKeyPerEvent(200_000);
   for (const count of [20_000, 200_000, 1_000_000]) await throughStore(count);
   for (const rate of [1, 10, 100, 580, 1000]) await steadyState(rate);
