@@ -49,10 +49,10 @@ export { ReplicationWaitError } from './types.js';
  * a mark written under any TTL, by any receiver, before a configuration change, be found.
  *
  * Why about 4,096 hashes per bucket: a hash of at most `hash-max-listpack-entries` (512 by default) fields
- * of at most 64 bytes is a listpack, about 52–62 B per mark; above, a hashtable, about 98–107 B per mark
+ * of at most 64 bytes is a listpack, about 48–55 B per mark; above, a hashtable, about 89–101 B per mark
  * (dictEntry, field and value sds and table slots, but no robj and no expires entry). 4,096 hashes keep a
  * bucket a listpack up to about 2 million marks (580 events/s with the default TTL), and even a hashtable
- * under 110 B. Below about 10 events/s a hash holds few marks and its own cost (and its tag's `:ttls`)
+ * is under 110 B. Below about 10 events/s a hash holds few marks and its own cost (and its tag's `:ttls`)
  * dominates: more bytes per key, few in all (at most about 4,096 × 25 hashes). The price is Redis CPU: a
  * claim of a new key looks in 25 hashes instead of one key. `bench/store-memory.ts` measures both.
  *
