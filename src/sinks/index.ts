@@ -27,9 +27,7 @@ export async function createSink(config: Config, logger: Logger, store: Idempote
         stream: config.SINK_STREAM,
         maxLength: config.SINK_STREAM_MAXLEN,
         partitions: config.SINK_STREAM_PARTITIONS,
-        ...(config.REDIS_WAIT_REPLICAS > 0
-          ? { confirmReplicated: (dedupKey: string) => store.confirmReplicated(dedupKey) }
-          : {}),
+        ...(config.REDIS_WAIT_REPLICAS > 0 ? { confirmReplicated: store.confirmReplicated.bind(store) } : {}),
       });
   }
 }
