@@ -13,7 +13,7 @@ import { RedisServer } from '../helpers/redis-server.js';
 import { type Json, republished, uniqueEvent } from '../helpers/samples.js';
 
 let redis: RedisServer;
-/** One inspecting client: each `redis.client()` call adds an error listener to it. */
+/** The server's inspecting client. */
 let client: Redis;
 
 beforeAll(async () => {
