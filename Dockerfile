@@ -27,4 +27,4 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=5s --retries=3 \
 # node itself as PID 1 (not npm), so SIGTERM reaches the receiver and it drains before exiting. The heap flags
 # are `npm start`'s (package.json): a small young generation and a capped old space keep RSS under 120 MB under
 # load (README, Performance); test/deploy checks that the two agree.
-CMD ["node", "--max-semi-space-size=4", "--max-old-space-size=96", "dist/main.js"]
+CMD ["node", "--max-semi-space-size=8", "--max-old-space-size=96", "dist/main.js"]

@@ -646,7 +646,7 @@ describe('Dockerfile', () => {
 
     const argv = JSON.parse(cmd?.slice('CMD '.length) ?? 'null') as string[];
 
-    expect(startScriptNodeFlags(REPO_ROOT)).toEqual(['--max-semi-space-size=4', '--max-old-space-size=96']);
+    expect(startScriptNodeFlags(REPO_ROOT)).toEqual(['--max-semi-space-size=8', '--max-old-space-size=96']);
     expect(argv).toEqual(['node', ...startScriptNodeFlags(REPO_ROOT), 'dist/main.js']);
   });
 });
