@@ -288,18 +288,20 @@ type ClaimReply = 1 | HeldReply;
 /** The location of a mark, as a script built on MARKS_LUA takes it: 2 keys then 3 arguments. */
 type Located = [claim: string, ttls: string, hashPrefix: string, hashSuffix: string, field: string];
 
+/** The same with the failure counter as third key: the scripts that count or clear MAX_ATTEMPTS failures. */
+type LocatedWithFailures = [
+  claim: string,
+  ttls: string,
+  failures: string,
+  hashPrefix: string,
+  hashSuffix: string,
+  field: string,
+];
+
 /** The commands `defineCommand` adds; ioredis cannot type them itself. */
 interface DedupCommands {
   ebdedupClaim(
-    claim: string,
-    ttls: string,
-    failures: string,
-    hashPrefix: string,
-    hashSuffix: string,
-    field: string,
-    owner: string,
-    leaseMs: number,
-    maxAttempts: number,
+    ...args: [...LocatedWithFailures, owner: string, leaseMs: number, maxAttempts: number]
   ): Promise<ClaimReply>;
   ebdedupComplete(
     ...args: [...Located, owner: string, firstSeenAt: number, ttlSeconds: number]
@@ -308,14 +310,7 @@ interface DedupCommands {
   ebdedupRenew(claim: string, owner: string, leaseMs: number): Promise<number>;
   ebdedupTouch(...args: Located): Promise<string | null>;
   ebdedupInspect(...args: Located): Promise<HeldReply | null>;
-  ebdedupDelete(
-    claim: string,
-    ttls: string,
-    failures: string,
-    hashPrefix: string,
-    hashSuffix: string,
-    field: string,
-  ): Promise<HeldReply | null>;
+  ebdedupDelete(...args: LocatedWithFailures): Promise<HeldReply | null>;
 }
 
 /** The arguments of a script built on MARKS_LUA that takes no keys of its own. */
