@@ -350,6 +350,13 @@ function hostPort(item: string): { host: string; port: number } {
  * A client that fails fast: no offline queue (a command while disconnected fails at once, instead of
  * waiting for a reconnection that may come after EventBridge's client timeout), no per-request retries, a
  * command timeout, and reconnection in the background forever.
+ *
+ * No auto-pipelining. It pays for itself when many commands are issued in one tick (a loop of 50 concurrent
+ * SETs costs 3.8 µs of client CPU each with it, 6.3 without), but the receiver issues one script per request,
+ * from its own I/O callback, so its batches are of one to three commands, and each batch builds an ioredis
+ * Pipeline (which copies every defined script onto itself), a setImmediate and a promise per command. Measured
+ * on the receiver at saturation (README, Performance): 72 → 55 µs of CPU per new event,
+ * 49 → 43 per duplicate, and a lower p99, since one slow batch no longer holds up the commands queued behind it.
  */
 export function createRedisClient(options: RedisConnectionOptions): RedisClient {
   const common: RedisOptions = {
@@ -358,7 +365,7 @@ export function createRedisClient(options: RedisConnectionOptions): RedisClient 
     maxRetriesPerRequest: 0,
     commandTimeout: options.commandTimeoutMs,
     connectTimeout: 2000,
-    enableAutoPipelining: true,
+    enableAutoPipelining: false,
     retryStrategy: (attempt) => Math.min(attempt * 100, 1000),
     ...(options.connectionName ? { connectionName: options.connectionName } : {}),
   };
@@ -375,7 +382,7 @@ export function createRedisClient(options: RedisConnectionOptions): RedisClient 
     return new Cluster(options.clusterNodes.map(hostPort), {
       lazyConnect: true,
       enableOfflineQueue: false,
-      enableAutoPipelining: true,
+      enableAutoPipelining: false,
       clusterRetryStrategy: (attempt) => Math.min(attempt * 100, 1000),
       redisOptions: { ...common, ...credentials },
     });
