@@ -1,8 +1,8 @@
 import { hash } from 'node:crypto';
-import canonicalizeModule from 'canonicalize';
 import { InvalidEventError } from '../core/errors.js';
-import type { ValidatedEvent } from './envelope.js';
-import { type FieldPath, getPath, omitPaths, parsePath } from './paths.js';
+import { canonicalJson, canonicalJsonOmitting, type OmitTree, omitTree } from './canonical.js';
+import type { EventEnvelope, ValidatedEvent } from './envelope.js';
+import { type FieldPath, getPath, parsePath } from './paths.js';
 import type { DedupRule } from './rules.js';
 
 /**
@@ -52,24 +52,31 @@ export function sha256Base64Url(material: string): string {
   return hash('sha256', material, 'base64url');
 }
 
-// canonicalize (by RFC 8785's co-author) is CommonJS whose typings declare an ES default export; under
-// NodeNext the import is the function itself, so the type is restated here.
-const canonicalize = canonicalizeModule as unknown as (input: unknown) => string | undefined;
-
-function canonicalJson(value: unknown): string {
-  // The body came from JSON.parse, so it holds nothing canonicalize cannot render.
-  return canonicalize(value) ?? 'null';
+/**
+ * One member of the content view, `"name":value`, appended to `out` (the object's text so far, `{` not yet
+ * written) unless DEDUP_IGNORE_FIELDS leaves it out. `name` is one of the view's three, which need no
+ * escaping; the view has no `__proto__` member, so what canonicalJsonOmitting does about one does not arise.
+ */
+function appendViewMember(out: string, name: string, value: unknown, omit: OmitTree): string {
+  const child = omit.fields.get(name);
+  if (child === null) return out;
+  const json = child === undefined ? canonicalJson(value) : canonicalJsonOmitting(value, child);
+  return `${out}${out === '' ? '{' : ','}"${name}":${json}`;
 }
 
-/** What the `content` strategy hashes, before DEDUP_IGNORE_FIELDS. */
-export function contentView(event: ValidatedEvent): unknown {
-  if (event.kind === 'any') return event.body;
-  const { envelope, genesys } = event;
-  return {
-    source: envelope.source,
-    'detail-type': envelope['detail-type'],
-    detail: genesys ? omitPaths(envelope.detail, GENESYS_VOLATILE_DETAIL_FIELDS) : envelope.detail,
-  };
+/**
+ * The canonical JSON of an envelope event's content view, `{ source, 'detail-type', detail }`, less the
+ * fields in `omit`: the Genesys ones (as `detail.…` paths, ahead of the others) for a Genesys event, and
+ * DEDUP_IGNORE_FIELDS. The same text as `canonicalJson(omitPaths(view, paths))`, the way keys were first
+ * computed (test/unit/canonical.property.test.ts keeps that way as the reference), without building the view
+ * or copying what is left out.
+ */
+function envelopeMaterial(envelope: EventEnvelope, omit: OmitTree): string {
+  // RFC 8785 member order (UTF-16 code units): detail, detail-type, source.
+  let out = appendViewMember('', 'detail', envelope.detail, omit);
+  out = appendViewMember(out, 'detail-type', envelope['detail-type'], omit);
+  out = appendViewMember(out, 'source', envelope.source, omit);
+  return out === '' ? '{}' : `${out}}`;
 }
 
 function replayName(event: ValidatedEvent): string | undefined {
@@ -85,13 +92,23 @@ function firstHeader(headers: RequestHeaders, name: string): string | undefined 
 
 export function createKeyStrategy(options: KeyStrategyOptions): KeyStrategy {
   const ignorePaths = (options.ignoreFields ?? []).map(parsePath);
+  const omitIgnored = omitTree(ignorePaths);
+  const omitGenesys = omitTree([
+    ...GENESYS_VOLATILE_DETAIL_FIELDS.map((path) => ['detail', ...path]),
+    ...ignorePaths,
+  ]);
   const headerName = options.headerName ?? 'idempotency-key';
   const rules = options.rules ?? [];
   const scopeReplays = options.replayPolicy === 'reprocess';
   const ttlSeconds = options.ttlSeconds;
 
+  // With EVENT_SCHEMA=any the view is the whole body.
   const contentKey = (event: ValidatedEvent): DedupKey => ({
-    key: sha256Base64Url(canonicalJson(omitPaths(contentView(event), ignorePaths))),
+    key: sha256Base64Url(
+      event.kind === 'any'
+        ? canonicalJsonOmitting(event.body, omitIgnored)
+        : envelopeMaterial(event.envelope, event.genesys ? omitGenesys : omitIgnored),
+    ),
     strategy: 'content',
     ttlSeconds,
   });

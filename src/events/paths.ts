@@ -31,6 +31,10 @@ export function getPath(value: unknown, path: FieldPath): unknown {
 /**
  * A copy of `value` without the fields at `paths`. Only the objects along a removed path are copied; the
  * rest is shared with the input, which is never changed.
+ *
+ * The content key no longer calls this: canonicalJsonOmitting (canonical.ts) leaves the fields out while
+ * writing, and is tested to give the canonical JSON of this function's result. So this stays the definition,
+ * quirk included: a copied object loses an own `__proto__` member (see omitPath), and stored keys depend on it.
  */
 export function omitPaths(value: unknown, paths: readonly FieldPath[]): unknown {
   let result = value;
@@ -52,7 +56,7 @@ function omitPath(value: unknown, path: FieldPath, depth: number): unknown {
     return copy;
   }
   // Copied key by key rather than spread-then-`delete`: `delete` turns the copy into a slow dictionary-mode
-  // object, and the canonical JSON walk over it is on every request's path.
+  // object. `copy.__proto__ = …` runs Object.prototype's setter, so a `__proto__` member is not copied.
   const copy: Record<string, unknown> = {};
   for (const name of Object.keys(value)) {
     if (name !== segment) copy[name] = value[name];

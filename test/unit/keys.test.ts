@@ -67,6 +67,20 @@ describe('content strategy', () => {
     expect(key).toBe(createHash('sha256').update(canonical).digest('base64url'));
   });
 
+  it('gives a sample the key it had before the canonical JSON writer was replaced', () => {
+    // Recorded with canonicalize + omitPaths (commit 44a3ac5): keys stored in Redis must not change.
+    const event = loadSample(CONVERSATION_END);
+
+    expect(keyOf(event)).toBe('5uC_olcUqvgfj82EDwPNIQHNyDjZkqNAtg8J1-T3p9k');
+    expect(keyOf(event, { ignoreFields: ['detail.eventBody.id', 'detail-type'] })).toBe(
+      'mL9zvE3mvVW2zURvR7yVV4Dsu5tuTFignVeOOf8ZQ1k',
+    );
+    expect(keyOf(loadSample(AUDIT))).toBe('BdbkwYv_xEsp6swSKUYcmtyV5yC4AgC8CKejbeqWRT0');
+    expect(
+      createKeyStrategy({ strategy: 'content', ttlSeconds: TTL })(validateEvent(event, 'any'), {}).key,
+    ).toBe('UQDPbMhyqRqSDsnFMA9PCt0EdwjNUgbgL8xwgDqp164');
+  });
+
   it('does not depend on member order', () => {
     const event = loadSample(AUDIT);
     const reordered = Object.fromEntries(Object.entries(event).reverse());
@@ -169,6 +183,16 @@ describe('rules strategy', () => {
     expect(a.rule).toBe('conversation-end');
     expect(a.ttlSeconds).toBe(172_800);
     expect(b.key).toBe(a.key);
+  });
+
+  it('hashes the rule name and the RFC 8785 canonical JSON of the rule fields', () => {
+    const event = loadSample(CONVERSATION_END);
+    const body = (event.detail as Json).eventBody as Json;
+    const material = `rule\nconversation-end\n${JSON.stringify([body.conversationId, body.participantId])}`;
+
+    const result = strategy(validateEvent(event, 'envelope'), {});
+
+    expect(result.key).toBe(createHash('sha256').update(material).digest('base64url'));
   });
 
   it('falls back to content when no rule matches', () => {
