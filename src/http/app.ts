@@ -240,15 +240,9 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   app.setErrorHandler(createErrorHandler(config.BODY_LIMIT_BYTES));
   app.setNotFoundHandler(notFoundHandler);
 
-  // Metrics and the one log line of an answer.
-  const observeResponse = (request: FastifyRequest, reply: FastifyReply): void => {
+  // The one log line of an answer, for every route.
+  const logResponse = (request: FastifyRequest, reply: FastifyReply): void => {
     const trace = request.trace;
-    if (request.method === 'POST' && request.routeOptions.url === config.EVENTS_PATH) {
-      metrics.observeRequest(request.outcome, reply.statusCode, reply.elapsedTime / 1000, {
-        strategy: config.DEDUP_STRATEGY,
-        detailType: trace?.detailType,
-      });
-    }
     const level = reply.statusCode >= 500 ? 'error' : trace === undefined ? 'debug' : 'info';
     // The line is built only when it will be written: at LOG_LEVEL=warn a request costs no log allocation.
     if (!logger.isLevelEnabled(level)) return;
@@ -269,13 +263,26 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   // Callback style: an async hook costs every response a promise.
   app.addHook('onResponse', (request, reply, done) => {
     try {
-      observeResponse(request, reply);
+      logResponse(request, reply);
     } finally {
       done();
     }
   });
+  // The metrics of a delivery, from the events route's own onResponse hook: a global hook would have to ask
+  // which route answered, and Fastify builds a new object for request.routeOptions on every read.
+  const observeDelivery = (request: FastifyRequest, reply: FastifyReply): void => {
+    metrics.observeRequest(request.outcome, reply.statusCode, reply.elapsedTime / 1000, {
+      strategy: config.DEDUP_STRATEGY,
+      detailType: request.trace?.detailType,
+    });
+  };
 
-  registerEventsRoute(app, { path: config.EVENTS_PATH, pipeline, authenticate: createAuthenticator(config) });
+  registerEventsRoute(app, {
+    path: config.EVENTS_PATH,
+    pipeline,
+    authenticate: createAuthenticator(config),
+    observe: observeDelivery,
+  });
   registerHealthRoutes(app, { store: observedStore });
   registerMetricsRoute(app, { metrics, token: config.METRICS_TOKEN });
   // Without ADMIN_TOKEN the admin routes do not exist: 404, like any unknown path.

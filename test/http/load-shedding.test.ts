@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { JSON_HEADERS, testApp } from '../helpers/app.js';
+import { sampleValue } from '../helpers/metrics.js';
 import { sleep } from '../helpers/ports.js';
 import { uniqueEvent } from '../helpers/samples.js';
 import { RecordingSink } from '../helpers/sinks.js';
@@ -39,6 +40,7 @@ describe('load shedding', () => {
     clearInterval(hog);
     await sleep(300);
     const recovered = await post();
+    const metrics = await app.inject({ method: 'GET', url: '/metrics' });
 
     // Assert
     expect(calm.statusCode).toBe(200);
@@ -49,5 +51,9 @@ describe('load shedding', () => {
     expect(health.statusCode).toBe(200);
     expect(recovered.statusCode).toBe(200);
     expect(sink.handled).toHaveLength(2);
+    // Shed before the route's own hooks ran, and still counted as a delivery.
+    expect(
+      sampleValue(metrics.body, 'ebdedup_requests_total', { outcome: 'overloaded', status_code: '503' }),
+    ).toBe(1);
   });
 });

@@ -43,6 +43,7 @@ describe('GET /metrics', () => {
     await app.inject(post(event)); // 200 duplicate
     await app.inject(post({ not: 'an event' })); // 400
     await app.inject(post(event, { ...JSON_HEADERS, 'x-api-key': 'wrong' })); // 401
+    await app.inject(post(event, { ...JSON_HEADERS, 'content-type': 'text/plain' })); // 415
     await app.inject({ method: 'GET', url: '/healthz' }); // not a delivery
     const response = await scrape(app);
 
@@ -57,8 +58,9 @@ describe('GET /metrics', () => {
     expect(requests('duplicate', '200')).toBe(1);
     expect(requests('invalid', '400')).toBe(1);
     expect(requests('unauthorized', '401')).toBe(1);
-    expect(sampleValue(text, 'ebdedup_requests_total')).toBe(5);
-    expect(sampleValue(text, 'ebdedup_request_duration_seconds_count')).toBe(5);
+    expect(requests('unsupported_media_type', '415')).toBe(1);
+    expect(sampleValue(text, 'ebdedup_requests_total')).toBe(6);
+    expect(sampleValue(text, 'ebdedup_request_duration_seconds_count')).toBe(6);
     expect(sampleValue(text, 'ebdedup_store_operation_duration_seconds_count', { operation: 'claim' })).toBe(
       3,
     );

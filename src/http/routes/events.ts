@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { DedupPipeline, RequestTrace } from '../../core/pipeline.js';
 import type { Authenticator } from '../auth.js';
 
@@ -6,12 +6,14 @@ export interface EventsRouteOptions {
   path: string;
   pipeline: DedupPipeline;
   authenticate: Authenticator;
+  /** Called once every answer to this route is sent, whatever it was (metrics). */
+  observe: (request: FastifyRequest, reply: FastifyReply) => void;
 }
 
 /** POST {EVENTS_PATH}: what an EventBridge API destination calls. */
 export function registerEventsRoute(
   app: FastifyInstance,
-  { path, pipeline, authenticate }: EventsRouteOptions,
+  { path, pipeline, authenticate, observe }: EventsRouteOptions,
 ): void {
   app.post(path, {
     // onRequest runs before the body is read, so an unauthenticated caller cannot make us parse anything.
@@ -28,6 +30,14 @@ export function registerEventsRoute(
       }
       if (pending === undefined) done();
       else pending.then(() => done(), done);
+    },
+    // Every answer of this route, those of the error handler and of global hooks (load shedding) included.
+    onResponse: (request, reply, done) => {
+      try {
+        observe(request, reply);
+      } finally {
+        done();
+      }
     },
     handler: async (request) => {
       const trace = request.trace as RequestTrace;
