@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
-import underPressure from '@fastify/under-pressure';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
@@ -11,7 +10,7 @@ import Fastify, {
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import { createPipeline } from '../core/create-pipeline.js';
-import { InvalidEventError, OverloadedError, type ReceiverError } from '../core/errors.js';
+import { InvalidEventError, type ReceiverError } from '../core/errors.js';
 import type { DedupPipeline, RequestTrace } from '../core/pipeline.js';
 import type { DedupRule } from '../events/rules.js';
 import { RedisStreamSink } from '../sinks/redis-stream.js';
@@ -21,6 +20,7 @@ import type { IdempotencyStore } from '../store/types.js';
 import { createAuthenticator } from './auth.js';
 import { createErrorHandler, notFoundHandler } from './error-handler.js';
 import { jsonDepthExceeds, MAX_JSON_DEPTH } from './json-depth.js';
+import { EventLoopMonitor } from './load-shedding.js';
 import { instrumentSink, instrumentStore, ReceiverMetrics } from './metrics.js';
 import { type AdminKeyspace, registerAdminRoutes } from './routes/admin.js';
 import { registerEventsRoute } from './routes/events.js';
@@ -226,17 +226,10 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
     for (const [name, value] of SECURITY_HEADER_ENTRIES) reply.header(name, value);
     done();
   });
-  if (config.SHED_MAX_EVENT_LOOP_DELAY_MS > 0) {
-    await app.register(underPressure, {
-      maxEventLoopDelay: config.SHED_MAX_EVENT_LOOP_DELAY_MS,
-      sampleInterval: options.pressureSampleIntervalMs ?? 1000,
-      // Only events are shed: health, readiness and metrics must keep answering while the process is busy.
-      pressureHandler: (request, _reply, type, value) =>
-        request.routeOptions.url === config.EVENTS_PATH
-          ? Promise.reject(new OverloadedError(`${type} ${Math.round(value ?? 0)}`))
-          : undefined,
-    });
-  }
+  const eventLoop =
+    config.SHED_MAX_EVENT_LOOP_DELAY_MS > 0
+      ? new EventLoopMonitor(config.SHED_MAX_EVENT_LOOP_DELAY_MS, options.pressureSampleIntervalMs ?? 1000)
+      : undefined;
   app.setErrorHandler(createErrorHandler(config.BODY_LIMIT_BYTES));
   app.setNotFoundHandler(notFoundHandler);
 
@@ -282,6 +275,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
     pipeline,
     authenticate: createAuthenticator(config),
     observe: observeDelivery,
+    ...(eventLoop ? { overloaded: () => eventLoop.overloaded() } : {}),
   });
   registerHealthRoutes(app, { store: observedStore });
   registerMetricsRoute(app, { metrics, token: config.METRICS_TOKEN });
@@ -306,6 +300,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   });
 
   app.addHook('onClose', async () => {
+    eventLoop?.close();
     await pipeline.close();
     await sink.close();
     await store.close();

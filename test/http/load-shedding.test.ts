@@ -51,7 +51,7 @@ describe('load shedding', () => {
     expect(health.statusCode).toBe(200);
     expect(recovered.statusCode).toBe(200);
     expect(sink.handled).toHaveLength(2);
-    // Shed before the route's own hooks ran, and still counted as a delivery.
+    // Shed, and still counted as a delivery.
     expect(
       sampleValue(metrics.body, 'ebdedup_requests_total', { outcome: 'overloaded', status_code: '503' }),
     ).toBe(1);
