@@ -1,38 +1,10 @@
-import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { MemoryStore } from '../../src/store/memory.js';
-import type { IdempotencyStore } from '../../src/store/types.js';
-import { redisStore } from '../helpers/app.js';
-import { RedisServer } from '../helpers/redis-server.js';
+import { describe, expect, it } from 'vitest';
+import { everyStore, freshStore } from '../helpers/stores.js';
 
-let redis: RedisServer;
-
-beforeAll(async () => {
-  redis = await RedisServer.start();
-});
-
-afterAll(async () => {
-  await redis.close();
-});
-
-const stores: [string, () => Promise<IdempotencyStore>][] = [
-  ['memory', async () => new MemoryStore()],
-  [
-    'redis',
-    async () => {
-      const store = redisStore(redis.url);
-      await store.connect();
-      return store;
-    },
-  ],
-];
+const { stores } = everyStore();
 
 describe.each(stores)('%s store: inspectKey and deleteKey', (_name, makeStore) => {
-  async function fresh(): Promise<{ store: IdempotencyStore; key: string }> {
-    const store = await makeStore();
-    onTestFinished(() => store.close());
-    return { store, key: randomUUID() };
-  }
+  const fresh = () => freshStore(makeStore);
 
   it('tells absent, in progress with the lease left, and processed with first-seen time and TTL left', async () => {
     const { store, key } = await fresh();

@@ -1,41 +1,16 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { MemoryStore } from '../../src/store/memory.js';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import type { RedisStore } from '../../src/store/redis.js';
-import type { IdempotencyStore } from '../../src/store/types.js';
 import { redisStore } from '../helpers/app.js';
 import { findMark, via } from '../helpers/marks.js';
 import { sleep } from '../helpers/ports.js';
 import { RedisServer } from '../helpers/redis-server.js';
+import { everyStore, freshStore } from '../helpers/stores.js';
 
-let redis: RedisServer;
-
-beforeAll(async () => {
-  redis = await RedisServer.start();
-});
-
-afterAll(async () => {
-  await redis.close();
-});
-
-const stores: [string, () => Promise<IdempotencyStore>][] = [
-  ['memory', async () => new MemoryStore()],
-  [
-    'redis',
-    async () => {
-      const store = redisStore(redis.url);
-      await store.connect();
-      return store;
-    },
-  ],
-];
+const { stores, redis: server } = everyStore();
 
 describe.each(stores)('%s store', (_name, makeStore) => {
-  async function fresh(): Promise<{ store: IdempotencyStore; key: string }> {
-    const store = await makeStore();
-    onTestFinished(() => store.close());
-    return { store, key: randomUUID() };
-  }
+  const fresh = () => freshStore(makeStore);
 
   it('claims a new key once, then reports it in progress', async () => {
     const { store, key } = await fresh();
@@ -149,7 +124,7 @@ describe.each(stores)('%s store', (_name, makeStore) => {
 describe('redis store layout', () => {
   it('keeps a claim as a key of its own with the lease, and the processed key as a field of its bucket hash', async () => {
     // Arrange
-    const store = redisStore(redis.url) as RedisStore;
+    const store = redisStore(server().url) as RedisStore;
     await store.connect();
     onTestFinished(() => store.close());
     const key = 'XftEEzX0FAqi4C8xB4whpcmCcBrinkZiPZp5PIOzYYg';
@@ -158,11 +133,11 @@ describe('redis store layout', () => {
 
     // Act
     const claim = await store.claimKey(key, 30_000);
-    const claimValue = await redis.client().get(location.claim);
-    const leaseTtl = await redis.client().pttl(location.claim);
+    const claimValue = await server().client().get(location.claim);
+    const leaseTtl = await server().client().pttl(location.claim);
     if (claim.outcome !== 'claimed') throw new Error('expected a claim');
     await store.completeClaim(key, claim.token, 1_700_000_000_000, 86_400);
-    const mark = await findMark(via(redis.client()), location);
+    const mark = await findMark(via(server().client()), location);
 
     // Assert
     expect(location).toMatchObject({
@@ -174,13 +149,25 @@ describe('redis store layout', () => {
     });
     expect(claimValue).toBe(`~${claim.token}`);
     expect(leaseTtl).toBeGreaterThan(29_000);
-    expect(await redis.client().exists(location.claim)).toBe(0);
+    expect(await server().client().exists(location.claim)).toBe(0);
     expect(mark?.hash).toMatch(/^ebdedup:\{Xf\}:86400:\d+$/);
     expect(mark?.value).toBe('1700000000000');
-    expect(await redis.client().pttl(mark?.hash as string)).toBeGreaterThan(86_399_000);
-    expect(await redis.client().object('ENCODING', mark?.hash as string)).toBe('listpack');
-    expect(Number(await redis.client().hget(location.ttls, '86400'))).toBe(
-      Number(await redis.client().call('PEXPIRETIME', mark?.hash as string)),
+    expect(
+      await server()
+        .client()
+        .pttl(mark?.hash as string),
+    ).toBeGreaterThan(86_399_000);
+    expect(
+      await server()
+        .client()
+        .object('ENCODING', mark?.hash as string),
+    ).toBe('listpack');
+    expect(Number(await server().client().hget(location.ttls, '86400'))).toBe(
+      Number(
+        await server()
+          .client()
+          .call('PEXPIRETIME', mark?.hash as string),
+      ),
     );
   });
 
@@ -239,7 +226,7 @@ describe('redis store layout', () => {
   });
 
   it('counts a completion whose reply was lost as done when it is retried', async () => {
-    const store = redisStore(redis.url);
+    const store = redisStore(server().url);
     await store.connect();
     onTestFinished(() => store.close());
     const key = randomUUID();

@@ -1,0 +1,48 @@
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, onTestFinished } from 'vitest';
+import { MemoryStore } from '../../src/store/memory.js';
+import type { IdempotencyStore } from '../../src/store/types.js';
+import { redisStore } from './app.js';
+import { RedisServer } from './redis-server.js';
+
+/** A way to make one kind of store, named for `describe.each`. */
+export type StoreMaker = [name: string, make: () => Promise<IdempotencyStore>];
+
+/**
+ * For tests that every IdempotencyStore must pass: registers, in the calling test file, a private redis-server
+ * started before its tests and stopped after them, and returns the memory and Redis stores' makers and that server.
+ */
+export function everyStore(): { stores: StoreMaker[]; redis: () => RedisServer } {
+  let redis: RedisServer | undefined;
+  beforeAll(async () => {
+    redis = await RedisServer.start();
+  });
+  afterAll(async () => {
+    await redis?.close();
+  });
+  const server = (): RedisServer => {
+    if (redis === undefined) throw new Error('the redis-server starts in beforeAll');
+    return redis;
+  };
+  const stores: StoreMaker[] = [
+    ['memory', async () => new MemoryStore()],
+    [
+      'redis',
+      async () => {
+        const store = redisStore(server().url);
+        await store.connect();
+        return store;
+      },
+    ],
+  ];
+  return { stores, redis: server };
+}
+
+/** A store from `make`, closed when the test ends, and a key no other test uses. */
+export async function freshStore(
+  make: () => Promise<IdempotencyStore>,
+): Promise<{ store: IdempotencyStore; key: string }> {
+  const store = await make();
+  onTestFinished(() => store.close());
+  return { store, key: randomUUID() };
+}
