@@ -4,6 +4,7 @@ import { keySlot } from '../helpers/crc16.js';
 import { sleep, waitFor } from '../helpers/ports.js';
 import { infoFields, RedisCluster, type RedisProcess } from '../helpers/redis-cluster.js';
 import { RedisSentinel } from '../helpers/redis-sentinel.js';
+import { probeClient } from '../helpers/redis-server.js';
 import { chaosEvents, republished, uidOf } from './events.js';
 import { API_KEY, RECEIVER_SETTINGS, SIMULATOR_SETTINGS, type SizeName } from './harness.js';
 import { SupervisedReceiver } from './receiver.js';
@@ -175,25 +176,9 @@ function hostPort(item: string): { host: string; port: number } {
   return { host: item.slice(0, at), port: Number(item.slice(at + 1)) };
 }
 
-/** A direct connection to one node, failing fast. */
-function nodeClient(port: number, commandTimeout = 2000): Redis {
-  const client = new Redis({
-    port,
-    host: '127.0.0.1',
-    lazyConnect: true,
-    retryStrategy: () => null,
-    maxRetriesPerRequest: 0,
-    enableOfflineQueue: false,
-    connectTimeout: 1000,
-    commandTimeout,
-  });
-  client.on('error', () => {});
-  return client;
-}
-
 /** Writes `key` on `port` and returns how many replicas WAIT saw acknowledge it (one connection for both). */
 async function writeAndWait(port: number, key: string, replicas: number): Promise<number> {
-  const client = nodeClient(port);
+  const client = probeClient(port);
   try {
     await client.connect();
     await client.set(key, String(Date.now()), 'PX', 1000);
@@ -408,7 +393,7 @@ function entryOf(id: string, fields: readonly string[]): StreamEntry {
 
 /** Every entry of `stream`, read on the node `port` directly (it must serve the stream). */
 async function readStreamOn(port: number, stream: string): Promise<StreamEntry[]> {
-  const client = nodeClient(port, 5000);
+  const client = probeClient(port, 5000);
   try {
     await client.connect();
     const entries: StreamEntry[] = [];

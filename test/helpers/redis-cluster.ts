@@ -3,8 +3,8 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { Redis } from 'ioredis';
 import { freePort, waitFor } from './ports.js';
+import { probeClient, serverArgs } from './redis-server.js';
 
 const run = promisify(execFile);
 
@@ -20,17 +20,7 @@ export async function redisCommand(
   command: string,
   ...args: (string | number)[]
 ): Promise<unknown> {
-  const probe = new Redis({
-    port,
-    host: '127.0.0.1',
-    lazyConnect: true,
-    retryStrategy: () => null,
-    maxRetriesPerRequest: 0,
-    enableOfflineQueue: false,
-    connectTimeout: 1000,
-    commandTimeout: 2000,
-  });
-  probe.on('error', () => {});
+  const probe = probeClient(port);
   try {
     await probe.connect();
     return await probe.call(command, ...args);
@@ -106,20 +96,7 @@ export class RedisProcess {
 
   async startProcess(): Promise<void> {
     const args = this.ownArgs ?? [
-      '--port',
-      String(this.port),
-      '--bind',
-      '127.0.0.1',
-      '--save',
-      '',
-      '--appendonly',
-      'no',
-      '--dir',
-      this.dir,
-      '--daemonize',
-      'no',
-      '--loglevel',
-      'warning',
+      ...serverArgs(this.port, this.dir, false),
       '--logfile',
       join(this.dir, 'redis.log'),
       // A replica's full sync starts at once instead of after the default 5 s (diskless) delay.
@@ -167,17 +144,7 @@ export class RedisProcess {
 
   /** Writes a short-lived probe key and returns how many replicas WAIT saw acknowledge it. */
   async writeAndWait(replicas: number, timeoutMs: number): Promise<number> {
-    const probe = new Redis({
-      port: this.port,
-      host: '127.0.0.1',
-      lazyConnect: true,
-      retryStrategy: () => null,
-      maxRetriesPerRequest: 0,
-      enableOfflineQueue: false,
-      connectTimeout: 1000,
-      commandTimeout: timeoutMs + 2000,
-    });
-    probe.on('error', () => {});
+    const probe = probeClient(this.port, timeoutMs + 2000);
     try {
       await probe.connect();
       await probe.set('ebdedup-test:sync-probe', String(Date.now()), 'PX', 1000);

@@ -5,6 +5,45 @@ import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort, waitFor } from './ports.js';
 
+/**
+ * A connection to one server that fails fast (no reconnection, no retries, no offline queue), for probes and
+ * single commands; its errors are the caller's to read from the command's rejection.
+ */
+export function probeClient(port: number, commandTimeout = 2000): Redis {
+  const probe = new Redis({
+    port,
+    host: '127.0.0.1',
+    lazyConnect: true,
+    retryStrategy: () => null,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    connectTimeout: 1000,
+    commandTimeout,
+  });
+  probe.on('error', () => {});
+  return probe;
+}
+
+/** The arguments of a test's own redis-server: loopback, its port, its directory, no RDB snapshots, quiet. */
+export function serverArgs(port: number, dir: string, appendOnly: boolean): string[] {
+  return [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    appendOnly ? 'yes' : 'no',
+    '--dir',
+    dir,
+    '--daemonize',
+    'no',
+    '--loglevel',
+    'warning',
+  ];
+}
+
 export interface RedisServerOptions {
   /** Append-only persistence, so a SIGKILL and restart keeps what was acknowledged. */
   appendOnly?: boolean;
@@ -44,22 +83,9 @@ export class RedisServer {
 
   private async startProcess(): Promise<void> {
     const args = [
-      '--port',
-      String(this.port),
-      '--bind',
-      '127.0.0.1',
-      '--save',
-      '',
-      '--appendonly',
-      this.options.appendOnly ? 'yes' : 'no',
+      ...serverArgs(this.port, this.dir, this.options.appendOnly ?? false),
       '--appendfsync',
       'always',
-      '--dir',
-      this.dir,
-      '--daemonize',
-      'no',
-      '--loglevel',
-      'warning',
     ];
     const child = spawn('redis-server', args, { stdio: 'ignore' });
     this.process = child;
@@ -67,14 +93,7 @@ export class RedisServer {
   }
 
   private async ping(): Promise<boolean> {
-    const probe = new Redis({
-      port: this.port,
-      host: '127.0.0.1',
-      lazyConnect: true,
-      retryStrategy: () => null,
-      maxRetriesPerRequest: 0,
-    });
-    probe.on('error', () => {});
+    const probe = probeClient(this.port);
     try {
       await probe.connect();
       return (await probe.ping()) === 'PONG';
