@@ -8,7 +8,14 @@ import { probeClient } from '../helpers/redis-server.js';
 import { chaosEvents, republished, uidOf } from './events.js';
 import { API_KEY, RECEIVER_SETTINGS, SIMULATOR_SETTINGS, type SizeName } from './harness.js';
 import { SupervisedReceiver } from './receiver.js';
-import { analyse, type LedgerEntry, type ScenarioReport } from './report.js';
+import {
+  analyse,
+  deadLetterCell,
+  type LedgerEntry,
+  latencyAndVerdictCells,
+  markdownRows,
+  type ScenarioReport,
+} from './report.js';
 import { EventBridgeSimulator } from './simulator.js';
 
 /**
@@ -898,7 +905,6 @@ export function failoverScenario(name: string): FailoverSpec {
   return found;
 }
 
-const fmt = (value: number) => (Number.isInteger(value) ? String(value) : value.toFixed(1));
 const seconds = (ms: number | undefined) => (ms === undefined ? '?' : (ms / 1000).toFixed(1));
 
 function failoversCell(report: FailoverReport): string {
@@ -911,26 +917,11 @@ function failoversCell(report: FailoverReport): string {
   return spans.length > 0 ? spans.join('; ') : '–';
 }
 
-function deadLetterCell(report: ScenarioReport): string {
-  if (report.deadLetters.total === 0) return '0';
-  const why = Object.entries(report.deadLetters.byReason)
-    .map(([reason, count]) => `${count} ${reason}`)
-    .join(', ');
-  return `${report.deadLetters.total} (${why})`;
-}
-
 /** The Markdown table of failover runs: one row per scenario. */
 export function failoverTable(reports: readonly FailoverReport[]): string {
-  const header =
-    '| scenario | topology | WAIT | masters failed (at: fault, streams served; promoted / rejoined after) | deliveries (attempts) | events | lost | doubled in streams | consumer view: vanished / re-appended / skipped | 503 | DLQ | attempt p50 / p99 ms | ack p50 / p99 / max ms | verdict |';
-  const rule = `|${header
-    .split('|')
-    .slice(1, -1)
-    .map(() => '---')
-    .join('|')}|`;
-  const rows = reports.map((report) =>
-    [
-      '',
+  return markdownRows(
+    '| scenario | topology | WAIT | masters failed (at: fault, streams served; promoted / rejoined after) | deliveries (attempts) | events | lost | doubled in streams | consumer view: vanished / re-appended / skipped | 503 | DLQ | attempt p50 / p99 ms | ack p50 / p99 / max ms | verdict |',
+    reports.map((report) => [
       report.scenario,
       report.topology === 'cluster' ? `Cluster, ${report.partitions} partitions` : 'Sentinel, 1 stream',
       report.waitReplicas,
@@ -942,13 +933,7 @@ export function failoverTable(reports: readonly FailoverReport[]): string {
       `${report.consumerView.vanished} / ${report.consumerView.reappended} / ${report.consumerView.missed}`,
       report.status503,
       deadLetterCell(report),
-      `${fmt(report.latency.attemptMs.p50)} / ${fmt(report.latency.attemptMs.p99)}`,
-      `${fmt(report.latency.endToEndMs.p50)} / ${fmt(report.latency.endToEndMs.p99)} / ${fmt(report.latency.endToEndMs.max)}`,
-      report.violations.length === 0 ? 'pass' : `**FAIL**: ${report.violations.join('; ')}`,
-      '',
-    ]
-      .join(' | ')
-      .trim(),
+      ...latencyAndVerdictCells(report),
+    ]),
   );
-  return [header, rule, ...rows].join('\n');
 }

@@ -343,7 +343,8 @@ function faultsCell(faults: Record<string, number>): string {
   return parts.length > 0 ? parts.join(', ') : '–';
 }
 
-function deadLetterCell(report: ScenarioReport): string {
+/** The dead letters of a run and why: `0`, or `N (n1 reason1, n2 reason2)`. */
+export function deadLetterCell(report: ScenarioReport): string {
   if (report.deadLetters.total === 0) return '0';
   const why = Object.entries(report.deadLetters.byReason)
     .map(([reason, count]) => `${count} ${reason}`)
@@ -351,18 +352,31 @@ function deadLetterCell(report: ScenarioReport): string {
   return `${report.deadLetters.total} (${why})`;
 }
 
-/** The Markdown table of a run: one row per scenario. */
-export function markdownTable(reports: readonly ScenarioReport[]): string {
-  const header =
-    '| scenario | sink | faults injected | deliveries (attempts) | events | processed once | lost | doubled (same key / after crash) | DLQ (why) | attempt p50 / p99 ms | ack p50 / p99 / max ms | verdict |';
+/** The last cells of every row: attempt latency, acknowledgement latency, verdict. */
+export function latencyAndVerdictCells(report: ScenarioReport): string[] {
+  const { attemptMs, endToEndMs } = report.latency;
+  return [
+    `${fmt(attemptMs.p50)} / ${fmt(attemptMs.p99)}`,
+    `${fmt(endToEndMs.p50)} / ${fmt(endToEndMs.p99)} / ${fmt(endToEndMs.max)}`,
+    report.violations.length === 0 ? 'pass' : `**FAIL**: ${report.violations.join('; ')}`,
+  ];
+}
+
+/** A Markdown table: `header` (a row of cells between pipes), its rule, and one row per list of cells. */
+export function markdownRows(header: string, rows: readonly (readonly (string | number)[])[]): string {
   const rule = `|${header
     .split('|')
     .slice(1, -1)
     .map(() => '---')
     .join('|')}|`;
-  const rows = reports.map((report) =>
-    [
-      '',
+  return [header, rule, ...rows.map((cells) => ['', ...cells, ''].join(' | ').trim())].join('\n');
+}
+
+/** The Markdown table of a run: one row per scenario. */
+export function markdownTable(reports: readonly ScenarioReport[]): string {
+  return markdownRows(
+    '| scenario | sink | faults injected | deliveries (attempts) | events | processed once | lost | doubled (same key / after crash) | DLQ (why) | attempt p50 / p99 ms | ack p50 / p99 / max ms | verdict |',
+    reports.map((report) => [
       report.scenario,
       report.sink,
       faultsCell(report.faults),
@@ -372,13 +386,7 @@ export function markdownTable(reports: readonly ScenarioReport[]): string {
       report.lost,
       report.doubled === 0 ? '0' : `${report.doubled} (${report.doubledSameKey} / ${report.doubledByCrash})`,
       deadLetterCell(report),
-      `${fmt(report.latency.attemptMs.p50)} / ${fmt(report.latency.attemptMs.p99)}`,
-      `${fmt(report.latency.endToEndMs.p50)} / ${fmt(report.latency.endToEndMs.p99)} / ${fmt(report.latency.endToEndMs.max)}`,
-      report.violations.length === 0 ? 'pass' : `**FAIL**: ${report.violations.join('; ')}`,
-      '',
-    ]
-      .join(' | ')
-      .trim(),
+      ...latencyAndVerdictCells(report),
+    ]),
   );
-  return [header, rule, ...rows].join('\n');
 }
