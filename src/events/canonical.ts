@@ -243,7 +243,8 @@ function writeObjectOmitting(record: Record<string, unknown>, omit: OmitTree): s
 
 /**
  * `canonicalJson(omitPaths(value, paths))` with `omit = omitTree(paths)`, without the copies: fields are left
- * out while writing.
+ * out while writing. omitPaths (test/helpers/omit-paths.ts) is how content keys were first computed; the tests
+ * keep it as the reference this must match.
  */
 export function canonicalJsonOmitting(value: unknown, omit: OmitTree): string {
   return (omit.fields.size === 0 ? writeValue(value) : writeValueOmitting(value, omit)) ?? 'null';

@@ -129,45 +129,34 @@ export class CounterSeries<L extends string = string> extends Series<L> {
   }
 }
 
-export class LabelledCounter<L extends string> extends LabelledMetric<L, CounterSeries<L>> {
+/** A counter's series that can also go down. */
+export class GaugeSeries<L extends string = string> extends CounterSeries<L> {
+  dec(): void {
+    this.value -= 1;
+    this.show();
+  }
+}
+
+/** A metric of one value per series: a counter or a gauge, which differ only in their type and series. */
+abstract class ValueMetric<L extends string, S extends CounterSeries<L>> extends LabelledMetric<L, S> {
+  protected samples(): Sample[] {
+    return this.exposed.map((series) => ({ labels: series.labels, value: series.value }));
+  }
+}
+
+export class LabelledCounter<L extends string> extends ValueMetric<L, CounterSeries<L>> {
   readonly type = 'counter';
 
   protected create(labels: LabelValues<L>, exposed: CounterSeries<L>[]): CounterSeries<L> {
     return new CounterSeries(labels, exposed);
   }
-
-  protected samples(): Sample[] {
-    return this.exposed.map((series) => ({ labels: series.labels, value: series.value }));
-  }
 }
 
-export class GaugeSeries<L extends string = string> extends Series<L> {
-  value = 0;
-
-  inc(): void {
-    this.value += 1;
-    this.show();
-  }
-
-  dec(): void {
-    this.value -= 1;
-    this.show();
-  }
-
-  protected zero(): void {
-    this.value = 0;
-  }
-}
-
-export class LabelledGauge<L extends string> extends LabelledMetric<L, GaugeSeries<L>> {
+export class LabelledGauge<L extends string> extends ValueMetric<L, GaugeSeries<L>> {
   readonly type = 'gauge';
 
   protected create(labels: LabelValues<L>, exposed: GaugeSeries<L>[]): GaugeSeries<L> {
     return new GaugeSeries(labels, exposed);
-  }
-
-  protected samples(): Sample[] {
-    return this.exposed.map((series) => ({ labels: series.labels, value: series.value }));
   }
 }
 

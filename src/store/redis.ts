@@ -355,7 +355,7 @@ function hostPort(item: string): { host: string; port: number } {
  * nextTick per command). Only the connection's own commands are corked, and only while it is ready; the WAIT
  * pool's connections send explicit pipelines and are left alone.
  */
-export function coalesceWrites(client: Redis): void {
+function coalesceWrites(client: Redis): void {
   const send = client.sendCommand;
   let corked: Redis['stream'] | undefined;
   const uncork = () => {
@@ -406,7 +406,7 @@ export function createRedisClient(options: RedisConnectionOptions): RedisClient 
     : {};
 
   if (options.clusterNodes && options.clusterNodes.length > 0) {
-    const cluster = new Cluster(options.clusterNodes.map(hostPort), {
+    return new Cluster(options.clusterNodes.map(hostPort), {
       lazyConnect: true,
       enableOfflineQueue: false,
       // Kept for Redis Cluster (and its node connections are not coalesced): without it, while a master was
@@ -417,7 +417,6 @@ export function createRedisClient(options: RedisConnectionOptions): RedisClient 
       clusterRetryStrategy: (attempt) => Math.min(attempt * 100, 1000),
       redisOptions: { ...common, ...credentials },
     });
-    return cluster;
   }
   let client: Redis;
   if (options.sentinels && options.sentinels.length > 0) {
