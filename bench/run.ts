@@ -7,9 +7,10 @@ import { type BenchOptions, defaultResultPath, parseBenchArgs, USAGE } from './l
 import { BodyFactory, loadTemplates, randomNamespace } from './lib/bodies.js';
 import { type LoadResult, type PacedResult, runLoad, runPaced } from './lib/load.js';
 import {
-  compileBaseline,
+  compileBenchServer,
   pinSelf,
   REPO_ROOT,
+  RedisProcess,
   RssSampler,
   readCpuMs,
   readMachineCpuMs,
@@ -31,6 +32,8 @@ import {
   scenarioTable,
   summarise,
   targetTable,
+  type YardstickLoad,
+  yardstickTable,
 } from './lib/report.js';
 import { median, slope } from './lib/stats.js';
 
@@ -104,6 +107,53 @@ async function processedMarks(client: Redis): Promise<number> {
     marks += lengths.reduce((sum, length) => sum + length, 0);
   } while (cursor !== '0');
   return marks;
+}
+
+/** bench/setnx.ts with a redis-server of its own, and its bodies: the yardstick the targets came from. */
+interface Yardstick {
+  redis: RedisProcess;
+  server: ServerProcess;
+  nextBody: Record<YardstickLoad, () => string>;
+  /** Fills the pool of processed events that `duplicate` replays. */
+  fillPool: () => Promise<void>;
+}
+
+async function startYardstick(
+  options: BenchOptions,
+  templates: ReturnType<typeof loadTemplates>,
+): Promise<Yardstick> {
+  const redis = await RedisProcess.start(options.loadCpu);
+  try {
+    const server = await ServerProcess.start(compileBenchServer('setnx'), EVENTS_PATH, {
+      cpu: options.serverCpu,
+      env: { EVENTS_PATH, REDIS_URL: redis.url },
+    });
+    const unique = new BodyFactory(templates, randomNamespace());
+    const pool = new BodyFactory(templates, randomNamespace());
+    let uniqueNext = 0;
+    let poolCursor = 0;
+    return {
+      redis,
+      server,
+      nextBody: {
+        unique: () => unique.body(uniqueNext++),
+        duplicate: () => pool.body(poolCursor++ % options.memoryKeys),
+      },
+      fillPool: async () => {
+        let n = 0;
+        await runLoad({
+          url: server.url,
+          path: EVENTS_PATH,
+          connections: options.connections,
+          amount: options.memoryKeys,
+          nextBody: () => pool.body(n++),
+        });
+      },
+    };
+  } catch (error) {
+    await redis.stop();
+    throw error;
+  }
 }
 
 interface Target {
@@ -296,7 +346,7 @@ async function bench(options: BenchOptions): Promise<number> {
   const skipped: Skipped[] = [];
   const memory: MemoryResult[] = [];
   const receivers: Receiver[] = [];
-  const baseline = await ServerProcess.start(compileBaseline(), EVENTS_PATH, {
+  const baseline = await ServerProcess.start(compileBenchServer('baseline'), EVENTS_PATH, {
     cpu: options.serverCpu,
     env: { EVENTS_PATH },
   });
@@ -306,8 +356,17 @@ async function bench(options: BenchOptions): Promise<number> {
   let redisVersion = 'unknown';
   let soakResult: SoakResult | undefined;
   const runs: ScenarioRun[] = [];
+  let yardstick: Yardstick | undefined;
 
   try {
+    try {
+      yardstick = await startYardstick(options, templates);
+      out(`  SET NX yardstick: pid ${yardstick.server.pid} on ${yardstick.server.url}`);
+    } catch (error) {
+      const reason = (error instanceof Error ? error.message : String(error)).slice(0, 300);
+      skipped.push({ what: 'SET NX yardstick', reason });
+      out(`  ! SET NX yardstick skipped: ${reason}`);
+    }
     for (const sink of options.sinks) {
       try {
         const receiver = await startReceiver(sink, options, templates);
@@ -331,6 +390,7 @@ async function bench(options: BenchOptions): Promise<number> {
       durationS: options.warmupS,
       nextBody: baselineBody,
     });
+    await yardstick?.fillPool();
     for (const receiver of receivers) {
       const result = await memoryPhase(receiver, options);
       memory.push(result);
@@ -351,6 +411,15 @@ async function bench(options: BenchOptions): Promise<number> {
     for (let round = 1; round <= options.rounds; round++) {
       out(`\nround ${round}/${options.rounds}`);
       const targets: Target[] = [{ key: 'baseline', server: baseline, nextBody: baselineBody }];
+      const reference = yardstick?.server.running ? yardstick : undefined;
+      for (const load of reference ? (['unique', 'duplicate'] as const) : []) {
+        targets.push({
+          key: `setnx/${load}`,
+          server: (reference as Yardstick).server,
+          load,
+          nextBody: (reference as Yardstick).nextBody[load],
+        });
+      }
       for (const receiver of receivers) {
         for (const load of ['unique', 'duplicate', 'mixed'] as const) {
           targets.push({
@@ -394,6 +463,10 @@ async function bench(options: BenchOptions): Promise<number> {
     }
   } finally {
     await baseline.stop();
+    if (yardstick) {
+      await yardstick.server.stop();
+      await yardstick.redis.stop();
+    }
     for (const receiver of receivers) {
       const exit = await receiver.server.stop();
       if (exit.code !== 0 && exit.code !== null)
@@ -413,6 +486,10 @@ async function bench(options: BenchOptions): Promise<number> {
     `\n## Results (medians of ${options.rounds} round(s) × ${options.durationS} s, ${options.connections} connections)\n`,
   );
   out(scenarioTable(summaries));
+  if (summaries.some((summary) => summary.key.startsWith('setnx/'))) {
+    out('\n### Against the SET NX yardstick (bench/setnx.ts)\n');
+    out(yardstickTable(runs));
+  }
   out('\n### Redis memory per retained key\n');
   out(memory.length > 0 ? memoryTable(memory) : '(no receiver ran)');
   if (soakResult) {

@@ -36,16 +36,17 @@ export async function waitFor(
 }
 
 /**
- * bench/baseline.ts compiled to plain JavaScript, so the baseline runs like the built receiver: without tsx's
- * loader thread (a second V8 isolate: more RSS, and CPU the receiver does not pay). Written under
- * node_modules/.cache so that `fastify` resolves from it. Returns the path relative to the repository.
+ * A bench server (bench/baseline.ts, bench/setnx.ts) compiled to plain JavaScript, so that it runs like the
+ * built receiver: without tsx's loader thread (a second V8 isolate: more RSS, and CPU the receiver does not
+ * pay). Written under node_modules/.cache so that its packages resolve from it. Returns the path relative to
+ * the repository.
  */
-export function compileBaseline(): string {
-  const source = readFileSync(join(REPO_ROOT, 'bench/baseline.ts'), 'utf8');
+export function compileBenchServer(name: 'baseline' | 'setnx'): string {
+  const source = readFileSync(join(REPO_ROOT, `bench/${name}.ts`), 'utf8');
   const { outputText } = ts.transpileModule(source, {
     compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
   });
-  const relative = 'node_modules/.cache/ebdedup-bench/baseline.mjs';
+  const relative = `node_modules/.cache/ebdedup-bench/${name}.mjs`;
   mkdirSync(join(REPO_ROOT, dirname(relative)), { recursive: true });
   writeFileSync(join(REPO_ROOT, relative), outputText);
   return relative;

@@ -5,8 +5,19 @@ import { median, ratio } from './stats.js';
 export type SinkName = 'log' | 'redis-stream';
 export type LoadKind = 'unique' | 'duplicate' | 'mixed';
 
-/** `baseline`, or `<sink>/<load>` (e.g. `log/unique`). */
-export type ScenarioKey = 'baseline' | `${SinkName}/${LoadKind}`;
+/** The SET NX yardstick (bench/setnx.ts) runs the loads that need no sink: new events and retries. */
+export type YardstickLoad = Exclude<LoadKind, 'mixed'>;
+
+/**
+ * `baseline` (the bare route), `setnx/<load>` (the yardstick issue 7's targets came from), or a receiver
+ * scenario `<sink>/<load>` (e.g. `log/unique`).
+ */
+export type ScenarioKey = 'baseline' | `setnx/${YardstickLoad}` | `${SinkName}/${LoadKind}`;
+
+/** Whether a scenario measures the receiver, rather than one of the two references it is read against. */
+export function isReceiverScenario(key: ScenarioKey): boolean {
+  return key !== 'baseline' && !key.startsWith('setnx/');
+}
 
 export interface ScenarioRun {
   key: ScenarioKey;
@@ -288,7 +299,7 @@ export function evaluateTargets({ summaries, memory, soak, skipped }: TargetInpu
       'B',
     ),
   );
-  const receiverRss = summaries.filter((summary) => summary.key !== 'baseline').map((s) => s.rssPeakMb);
+  const receiverRss = summaries.filter((summary) => isReceiverScenario(summary.key)).map((s) => s.rssPeakMb);
   if (soak) receiverRss.push(soak.rssPeakMb);
   results.push(
     atMost(
@@ -309,7 +320,7 @@ export function evaluateTargets({ summaries, memory, soak, skipped }: TargetInpu
       soak ? undefined : 'skipped: no soak run (--quick or --soak 0)',
     ),
   );
-  const receivers = summaries.filter((summary) => summary.key !== 'baseline');
+  const receivers = summaries.filter((summary) => isReceiverScenario(summary.key));
   const non2xx = receivers.reduce((sum, summary) => sum + summary.non2xx + summary.errors, 0);
   results.push({
     id: 'no-errors',
@@ -384,6 +395,48 @@ export function scenarioTable(summaries: readonly ScenarioSummary[]): string {
       s.key === 'baseline' ? '1.00' : fmt(s.fixedP99Ratio),
     ]),
     ['l', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r', 'r'],
+  );
+}
+
+/**
+ * The receiver read against the SET NX yardstick of the same load: what its work beyond one Redis command
+ * (authentication, the content digest, the claim's state machine, completion) costs. Like every ratio here,
+ * taken within a round, then the median over rounds: by req/s, and by server CPU per request. A load the
+ * yardstick did not run is left out.
+ */
+export function yardstickTable(runs: readonly ScenarioRun[]): string {
+  const inRound = (key: ScenarioKey, round: number) =>
+    runs.find((run) => run.key === key && run.round === round);
+  const summaries = new Map(summarise(runs).map((summary) => [summary.key, summary]));
+  const rows: string[][] = [];
+  for (const load of ['unique', 'duplicate'] as const) {
+    const yardstick = summaries.get(`setnx/${load}`);
+    if (!yardstick) continue;
+    for (const sink of ['log', 'redis-stream'] as const) {
+      const receiver = summaries.get(`${sink}/${load}`);
+      if (!receiver) continue;
+      const pairs = runs
+        .filter((run) => run.key === receiver.key)
+        .map((run) => [run, inRound(yardstick.key, run.round)] as const);
+      rows.push([
+        receiver.key,
+        fmt(yardstick.ratio),
+        fmt(receiver.ratio),
+        fmt(median(pairs.map(([run, reference]) => ratio(run.rps, reference?.rps)))),
+        fmt(
+          median(
+            pairs.map(([run, reference]) =>
+              ratio(reference?.serverCpuUsPerRequest, run.serverCpuUsPerRequest),
+            ),
+          ),
+        ),
+      ]);
+    }
+  }
+  return markdownTable(
+    ['scenario', 'SET NX × bare', 'receiver × bare', 'req/s × SET NX', 'CPU × SET NX'],
+    rows,
+    ['l', 'r', 'r', 'r', 'r'],
   );
 }
 

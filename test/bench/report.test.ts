@@ -8,6 +8,7 @@ import {
   scenarioTable,
   summarise,
   targetTable,
+  yardstickTable,
 } from '../../bench/lib/report.js';
 
 function run(
@@ -146,6 +147,59 @@ describe('bench report', () => {
     expect(scenarios.split('\n')).toHaveLength(5);
     const targets = targetTable(evaluateTargets({ summaries: summarise(runs), memory: [], skipped: [] }));
     expect(targets).toMatch(/\| PASS|\| FAIL/);
+  });
+
+  it('reads the receiver against the SET NX yardstick of the same round', () => {
+    // Arrange: the yardstick halves from round 1 to 2 with everything else, as on a noisy machine.
+    const rounds = [
+      run('baseline', 1, 20_000, 4),
+      run('setnx/unique', 1, 16_000, 5),
+      run('setnx/duplicate', 1, 18_000, 4),
+      run('log/unique', 1, 8_000, 9),
+      run('log/duplicate', 1, 12_000, 6),
+      run('baseline', 2, 10_000, 8),
+      run('setnx/unique', 2, 8_000, 10),
+      run('setnx/duplicate', 2, 9_000, 8),
+      run('log/unique', 2, 2_000, 30),
+      run('log/duplicate', 2, 6_000, 12),
+    ];
+
+    // Act
+    const rows = yardstickTable(rounds).split('\n').slice(2);
+
+    // Assert: unique is 0.50× then 0.25× of SET NX, median 0.375 (not 5000 / 12000 of the median req/s);
+    // CPU per request is 1e6 / rps in these fixtures, so the CPU ratio matches.
+    expect(rows).toHaveLength(2);
+    expect(rows[0]?.split('|').map((cell) => cell.trim())).toEqual([
+      '',
+      'log/unique',
+      '0.80',
+      '0.30',
+      '0.38',
+      '0.38',
+      '',
+    ]);
+    expect(rows[1]).toMatch(/^\| log\/duplicate +\| +0\.90 \| +0\.60 \| +0\.67 \| +0\.67 \|$/);
+  });
+
+  it('leaves the yardstick out of the receiver-only targets and the yardstick table out without it', () => {
+    // Arrange: the yardstick alone answers with errors and a large RSS.
+    const rounds = [
+      run('baseline', 1, 20_000, 4),
+      run('setnx/unique', 1, 16_000, 5, { rssPeakMb: 150, non2xx: 3, statusCodes: { 200: 159_997, 500: 3 } }),
+      run('log/unique', 1, 17_000, 5),
+      run('log/duplicate', 1, 18_000, 5),
+    ];
+
+    // Act
+    const targets = evaluateTargets({ summaries: summarise(rounds), memory: [], skipped: [] });
+    const withoutYardstick = yardstickTable(runs);
+
+    // Assert
+    const byId = Object.fromEntries(targets.map((t) => [t.id, t]));
+    expect(byId['rss-under-load']).toMatchObject({ status: 'PASS', actual: '90.0 MB' });
+    expect(byId['no-errors']?.status).toBe('PASS');
+    expect(withoutYardstick.split('\n')).toHaveLength(2);
   });
 
   it('parses the command line', () => {
