@@ -160,16 +160,19 @@ interface Target {
   key: ScenarioKey;
   server: ServerProcess;
   receiver?: Receiver;
+  /** The server's own redis-server, whose CPU is reported apart from other processes'. */
+  redis?: RedisProcess;
   nextBody: () => string;
   load?: LoadKind;
 }
 
 async function measure(target: Target, round: number, options: BenchOptions): Promise<ScenarioRun> {
   const { server, receiver } = target;
+  const redis = target.redis ?? receiver?.redis;
   const notes: string[] = [];
   const marksBefore = receiver ? await processedMarks(receiver.redis.client) : undefined;
   const cpuBefore = readCpuMs(server.pid);
-  const redisCpuBefore = receiver ? readCpuMs(receiver.redis.pid) : 0;
+  const redisCpuBefore = redis ? readCpuMs(redis.pid) : 0;
   const machineBefore = readMachineCpuMs();
   const wallBefore = performance.now();
   const sampler = new RssSampler(server.pid, 200).start();
@@ -184,7 +187,7 @@ async function measure(target: Target, round: number, options: BenchOptions): Pr
   const wallMs = performance.now() - wallBefore;
   const serverCpuMs = readCpuMs(server.pid) - cpuBefore;
   const serverCpuPct = (serverCpuMs / wallMs) * 100;
-  const redisCpuPct = receiver ? ((readCpuMs(receiver.redis.pid) - redisCpuBefore) / wallMs) * 100 : 0;
+  const redisCpuPct = redis ? ((readCpuMs(redis.pid) - redisCpuBefore) / wallMs) * 100 : 0;
   const machineBusyPct = ((readMachineCpuMs().busyMs - machineBefore.busyMs) / wallMs) * 100;
   // What neither the server, redis-server nor the load generator used: other people's processes, which make
   // a round unreliable.
@@ -411,14 +414,16 @@ async function bench(options: BenchOptions): Promise<number> {
     for (let round = 1; round <= options.rounds; round++) {
       out(`\nround ${round}/${options.rounds}`);
       const targets: Target[] = [{ key: 'baseline', server: baseline, nextBody: baselineBody }];
-      const reference = yardstick?.server.running ? yardstick : undefined;
-      for (const load of reference ? (['unique', 'duplicate'] as const) : []) {
-        targets.push({
-          key: `setnx/${load}`,
-          server: (reference as Yardstick).server,
-          load,
-          nextBody: (reference as Yardstick).nextBody[load],
-        });
+      if (yardstick?.server.running) {
+        for (const load of ['unique', 'duplicate'] as const) {
+          targets.push({
+            key: `setnx/${load}`,
+            server: yardstick.server,
+            redis: yardstick.redis,
+            load,
+            nextBody: yardstick.nextBody[load],
+          });
+        }
       }
       for (const receiver of receivers) {
         for (const load of ['unique', 'duplicate', 'mixed'] as const) {
