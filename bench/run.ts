@@ -8,6 +8,7 @@ import { BodyFactory, loadTemplates, randomNamespace } from './lib/bodies.js';
 import { type LoadResult, type PacedResult, runLoad, runPaced } from './lib/load.js';
 import {
   compileBenchServer,
+  killChildren,
   pinSelf,
   REPO_ROOT,
   RedisProcess,
@@ -570,6 +571,13 @@ async function main(): Promise<number> {
   }
   if (options.profile) return runProfile(options);
   return bench(options);
+}
+
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    killChildren();
+    process.exit(signal === 'SIGINT' ? 130 : 143);
+  });
 }
 
 main().then(

@@ -187,6 +187,18 @@ export class RssSampler {
   }
 }
 
+/** Every bench child still running, so that an interrupted run can stop them (see `killChildren`). */
+const liveChildren = new Set<ChildProcess>();
+
+/**
+ * SIGKILLs every server and redis-server the bench started that is still running. For a SIGINT or SIGTERM sent
+ * to the bench process alone (a terminal's Ctrl-C reaches the children too, `kill <pid>` does not), which
+ * would otherwise leave them running, pinned to the CPUs.
+ */
+export function killChildren(): void {
+  for (const child of liveChildren) child.kill('SIGKILL');
+}
+
 /** A child process whose output is kept (the last 64 KB) for error messages. */
 class Child {
   stdout = '';
@@ -200,7 +212,13 @@ class Child {
     process.stderr?.on('data', (chunk: Buffer) => {
       this.stderr = (this.stderr + chunk.toString('utf8')).slice(-65_536);
     });
-    this.exited = new Promise((resolve) => process.once('exit', (code, signal) => resolve({ code, signal })));
+    liveChildren.add(process);
+    this.exited = new Promise((resolve) =>
+      process.once('exit', (code, signal) => {
+        liveChildren.delete(process);
+        resolve({ code, signal });
+      }),
+    );
   }
 
   get pid(): number {
