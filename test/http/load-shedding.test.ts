@@ -36,6 +36,12 @@ describe('load shedding', () => {
     const hog = setInterval(() => blockEventLoop(100), 1);
     await sleep(400);
     const shed = await post();
+    const shedUnauthenticated = await app.inject({
+      method: 'POST',
+      url: '/events',
+      headers: { ...JSON_HEADERS, 'x-api-key': 'not-the-key' },
+      payload: JSON.stringify(uniqueEvent()),
+    });
     const health = await app.inject({ method: 'GET', url: '/healthz' });
     clearInterval(hog);
     await sleep(300);
@@ -48,12 +54,14 @@ describe('load shedding', () => {
     expect(shed.json()).toEqual({ error: 'overloaded' });
     expect(shed.headers['retry-after']).toBe('2');
     expect(shed.headers).toMatchObject({ 'x-content-type-options': 'nosniff', 'cache-control': 'no-store' });
+    // Shedding comes before authentication: under overload not even the credentials are checked.
+    expect(shedUnauthenticated.statusCode).toBe(503);
     expect(health.statusCode).toBe(200);
     expect(recovered.statusCode).toBe(200);
     expect(sink.handled).toHaveLength(2);
     // Shed, and still counted as a delivery.
     expect(
       sampleValue(metrics.body, 'ebdedup_requests_total', { outcome: 'overloaded', status_code: '503' }),
-    ).toBe(1);
+    ).toBe(2);
   });
 });
