@@ -123,6 +123,10 @@ const SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze({
   'x-frame-options': 'DENY',
 });
 const SECURITY_HEADER_ENTRIES = Object.entries(SECURITY_HEADERS);
+/** The same headers as raw HTTP/1.1 lines, for the answers written to a socket before Fastify has a request. */
+const SECURITY_HEADER_LINES = SECURITY_HEADER_ENTRIES.map(([name, value]) => `${name}: ${value}\r\n`).join(
+  '',
+);
 
 /** Answers to what Node refuses before a request exists, in the receiver's `{"error": code}` shape. */
 const CLIENT_ERRORS: Readonly<Record<string, readonly [number, string, string]>> = {
@@ -132,7 +136,8 @@ const CLIENT_ERRORS: Readonly<Record<string, readonly [number, string, string]>>
 
 /**
  * Node's clientError: a request that never reached Fastify (REQUEST_TIMEOUT_MS passed, headers over 16 KiB,
- * bytes that are not HTTP). Answered like everything else, then the socket is closed.
+ * bytes that are not HTTP). Answered like everything else (the `{"error": code}` body, the security headers),
+ * then the socket is closed.
  */
 function createClientErrorHandler(logger: Logger) {
   return (error: Error & { code?: string }, socket: Socket): void => {
@@ -143,7 +148,7 @@ function createClientErrorHandler(logger: Logger) {
       const body = JSON.stringify({ error: code });
       socket.write(
         `HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json; charset=utf-8\r\n` +
-          `Content-Length: ${Buffer.byteLength(body)}\r\nConnection: close\r\n\r\n${body}`,
+          `Content-Length: ${Buffer.byteLength(body)}\r\n${SECURITY_HEADER_LINES}Connection: close\r\n\r\n${body}`,
       );
     }
     socket.destroy(error);

@@ -205,6 +205,9 @@ describe('hostile clients against a listening server', () => {
 
     expect(statusOf(client.received())).toBe(431);
     expect(bodyOf(client.received())).toEqual({ error: 'headers_too_large' });
+    // Written to the raw socket, yet with the security headers every other answer carries.
+    expect(client.received()).toMatch(/\r\nx-content-type-options: nosniff\r\n/);
+    expect(client.received()).toMatch(/\r\ncache-control: no-store\r\n/);
     expect(await healthy(port)).toBe(200);
   });
 
