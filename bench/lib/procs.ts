@@ -187,16 +187,18 @@ export class RssSampler {
   }
 }
 
-/** Every bench child still running, so that an interrupted run can stop them (see `killChildren`). */
+/** Every bench child still running, and every redis-server's folder, for an interrupted run (`killChildren`). */
 const liveChildren = new Set<ChildProcess>();
+const liveDirs = new Set<string>();
 
 /**
- * SIGKILLs every server and redis-server the bench started that is still running. For a SIGINT or SIGTERM sent
- * to the bench process alone (a terminal's Ctrl-C reaches the children too, `kill <pid>` does not), which
- * would otherwise leave them running, pinned to the CPUs.
+ * SIGKILLs every server and redis-server the bench started that is still running, and removes the
+ * redis-servers' folders. For a SIGINT or SIGTERM sent to the bench process alone (a terminal's Ctrl-C reaches
+ * the children too, `kill <pid>` does not), which would otherwise leave them running, pinned to the CPUs.
  */
 export function killChildren(): void {
   for (const child of liveChildren) child.kill('SIGKILL');
+  for (const dir of liveDirs) rmSync(dir, { recursive: true, force: true });
 }
 
 /** A child process whose output is kept (the last 64 KB) for error messages. */
@@ -256,6 +258,7 @@ export class RedisProcess {
   static async start(cpu: number | undefined): Promise<RedisProcess> {
     const port = await freePort();
     const dir = mkdtempSync(join(tmpdir(), 'ebdedup-bench-redis-'));
+    liveDirs.add(dir);
     const args = ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
     args.push('--dir', dir, '--daemonize', 'no', '--loglevel', 'warning');
     const [command, argv] = pinned(cpu, 'redis-server', args);
@@ -302,6 +305,7 @@ export class RedisProcess {
     this.client.disconnect();
     await this.child.stop();
     rmSync(this.dir, { recursive: true, force: true });
+    liveDirs.delete(this.dir);
   }
 }
 
