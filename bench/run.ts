@@ -20,7 +20,15 @@ import {
   waitForQuiet,
 } from './lib/procs.js';
 import { runProfile } from './lib/profile-run.js';
-import { API_KEY, bodySource, EVENTS_PATH, type Receiver, startReceiver } from './lib/receiver.js';
+import {
+  API_KEY,
+  bodySource,
+  EVENTS_PATH,
+  type EventBodies,
+  newEventBodies,
+  type Receiver,
+  startReceiver,
+} from './lib/receiver.js';
 import {
   evaluateTargets,
   type LoadKind,
@@ -33,7 +41,6 @@ import {
   scenarioTable,
   summarise,
   targetTable,
-  type YardstickLoad,
   yardstickTable,
 } from './lib/report.js';
 import { median, slope } from './lib/stats.js';
@@ -58,21 +65,31 @@ function gitCommit(): string {
   }
 }
 
+/** Sends the `--memory-keys` events of the pool once, so that they are processed and `duplicate` can replay them. */
+async function sendPool(
+  server: ServerProcess,
+  bodies: EventBodies,
+  options: BenchOptions,
+): Promise<LoadResult> {
+  let n = 0;
+  const result = await runLoad({
+    url: server.url,
+    path: EVENTS_PATH,
+    apiKey: API_KEY,
+    connections: options.connections,
+    amount: options.memoryKeys,
+    nextBody: () => bodies.pool.body(n++),
+  });
+  bodies.poolSize = options.memoryKeys;
+  return result;
+}
+
 /** Measures Redis bytes per retained key by inserting `count` new events; they become the duplicate pool. */
 async function memoryPhase(receiver: Receiver, options: BenchOptions): Promise<MemoryResult> {
   const { redis } = receiver;
   const dbsizeBefore = await redis.dbsize();
   const usedMemoryBefore = await redis.usedMemory();
-  let n = 0;
-  const result = await runLoad({
-    url: receiver.server.url,
-    path: EVENTS_PATH,
-    apiKey: API_KEY,
-    connections: options.connections,
-    amount: options.memoryKeys,
-    nextBody: () => receiver.pool.body(n++),
-  });
-  receiver.poolSize = options.memoryKeys;
+  const result = await sendPool(receiver.server, receiver, options);
   await sleep(500);
   const dbsizeAfter = await redis.dbsize();
   const usedMemoryAfter = await redis.usedMemory();
@@ -111,12 +128,9 @@ async function processedMarks(client: Redis): Promise<number> {
 }
 
 /** bench/setnx.ts with a redis-server of its own, and its bodies: the yardstick the targets came from. */
-interface Yardstick {
+interface Yardstick extends EventBodies {
   redis: RedisProcess;
   server: ServerProcess;
-  nextBody: Record<YardstickLoad, () => string>;
-  /** Fills the pool of processed events that `duplicate` replays. */
-  fillPool: () => Promise<void>;
 }
 
 async function startYardstick(
@@ -129,28 +143,7 @@ async function startYardstick(
       cpu: options.serverCpu,
       env: { EVENTS_PATH, REDIS_URL: redis.url },
     });
-    const unique = new BodyFactory(templates, randomNamespace());
-    const pool = new BodyFactory(templates, randomNamespace());
-    let uniqueNext = 0;
-    let poolCursor = 0;
-    return {
-      redis,
-      server,
-      nextBody: {
-        unique: () => unique.body(uniqueNext++),
-        duplicate: () => pool.body(poolCursor++ % options.memoryKeys),
-      },
-      fillPool: async () => {
-        let n = 0;
-        await runLoad({
-          url: server.url,
-          path: EVENTS_PATH,
-          connections: options.connections,
-          amount: options.memoryKeys,
-          nextBody: () => pool.body(n++),
-        });
-      },
-    };
+    return { redis, server, ...newEventBodies(templates) };
   } catch (error) {
     await redis.stop();
     throw error;
@@ -394,7 +387,7 @@ async function bench(options: BenchOptions): Promise<number> {
       durationS: options.warmupS,
       nextBody: baselineBody,
     });
-    await yardstick?.fillPool();
+    if (yardstick) await sendPool(yardstick.server, yardstick, options);
     for (const receiver of receivers) {
       const result = await memoryPhase(receiver, options);
       memory.push(result);
@@ -422,7 +415,7 @@ async function bench(options: BenchOptions): Promise<number> {
             server: yardstick.server,
             redis: yardstick.redis,
             load,
-            nextBody: yardstick.nextBody[load],
+            nextBody: bodySource(yardstick, load, options.mixedDuplicatePercent),
           });
         }
       }

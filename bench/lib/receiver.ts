@@ -22,33 +22,47 @@ export function startScriptNodeFlags(repoRoot: string = REPO_ROOT): string[] {
 }
 export const EVENTS_PATH = '/events';
 
-export interface Receiver {
-  sink: SinkName;
-  redis: RedisProcess;
-  server: ServerProcess;
+/** The bodies a server under test is sent: fresh events, and a pool of processed ones that retries replay. */
+export interface EventBodies {
   unique: BodyFactory;
   uniqueNext: number;
-  /** Already-processed events (inserted by the memory phase): what duplicates replay. */
+  /** Already-processed events (inserted before the rounds): what duplicates replay. */
   pool: BodyFactory;
   poolSize: number;
   poolCursor: number;
 }
 
-function nextUnique(receiver: Receiver): string {
-  return receiver.unique.body(receiver.uniqueNext++);
+export function newEventBodies(templates: readonly BodyTemplate[]): EventBodies {
+  return {
+    unique: new BodyFactory(templates, randomNamespace()),
+    uniqueNext: 0,
+    pool: new BodyFactory(templates, randomNamespace()),
+    poolSize: 0,
+    poolCursor: 0,
+  };
 }
 
-function nextDuplicate(receiver: Receiver): string {
-  const body = receiver.pool.body(receiver.poolCursor % receiver.poolSize);
-  receiver.poolCursor++;
+export interface Receiver extends EventBodies {
+  sink: SinkName;
+  redis: RedisProcess;
+  server: ServerProcess;
+}
+
+function nextUnique(bodies: EventBodies): string {
+  return bodies.unique.body(bodies.uniqueNext++);
+}
+
+function nextDuplicate(bodies: EventBodies): string {
+  const body = bodies.pool.body(bodies.poolCursor % bodies.poolSize);
+  bodies.poolCursor++;
   return body;
 }
 
-export function bodySource(receiver: Receiver, load: LoadKind, mixedPercent: number): () => string {
-  if (load === 'unique') return () => nextUnique(receiver);
-  if (load === 'duplicate') return () => nextDuplicate(receiver);
+export function bodySource(bodies: EventBodies, load: LoadKind, mixedPercent: number): () => string {
+  if (load === 'unique') return () => nextUnique(bodies);
+  if (load === 'duplicate') return () => nextDuplicate(bodies);
   let i = 0;
-  return () => (isDuplicateSlot(i++, mixedPercent) ? nextDuplicate(receiver) : nextUnique(receiver));
+  return () => (isDuplicateSlot(i++, mixedPercent) ? nextDuplicate(bodies) : nextUnique(bodies));
 }
 
 export async function startReceiver(
@@ -73,16 +87,7 @@ export async function startReceiver(
         EVENTS_PATH,
       },
     });
-    return {
-      sink,
-      redis,
-      server,
-      unique: new BodyFactory(templates, randomNamespace()),
-      uniqueNext: 0,
-      pool: new BodyFactory(templates, randomNamespace()),
-      poolSize: 0,
-      poolCursor: 0,
-    };
+    return { sink, redis, server, ...newEventBodies(templates) };
   } catch (error) {
     if (!sharedRedis) await redis.stop();
     throw error;
