@@ -2,7 +2,7 @@ import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Redis } from 'ioredis';
 import ts from 'typescript';
 
@@ -38,17 +38,20 @@ export async function waitFor(
 /**
  * A bench server (bench/baseline.ts, bench/setnx.ts) compiled to plain JavaScript, so that it runs like the
  * built receiver: without tsx's loader thread (a second V8 isolate: more RSS, and CPU the receiver does not
- * pay). Written under node_modules/.cache so that its packages resolve from it. Returns the path relative to
- * the repository.
+ * pay). Written under node_modules/.cache so that its packages resolve from it; `../src/` imports point at
+ * `dist/` (npm run bench builds first). Returns the path relative to the repository.
  */
 export function compileBenchServer(name: 'baseline' | 'setnx'): string {
   const source = readFileSync(join(REPO_ROOT, `bench/${name}.ts`), 'utf8');
   const { outputText } = ts.transpileModule(source, {
     compilerOptions: { module: ts.ModuleKind.ESNext, target: ts.ScriptTarget.ES2022 },
   });
+  // The receiver's own modules (the yardstick's envelope schema) are imported from the build, as it runs them.
+  const distUrl = pathToFileURL(join(REPO_ROOT, 'dist')).href;
+  const output = outputText.replace(/(from\s+['"])\.\.\/src\//g, `$1${distUrl}/`);
   const relative = `node_modules/.cache/ebdedup-bench/${name}.mjs`;
   mkdirSync(join(REPO_ROOT, dirname(relative)), { recursive: true });
-  writeFileSync(join(REPO_ROOT, relative), outputText);
+  writeFileSync(join(REPO_ROOT, relative), output);
   return relative;
 }
 
