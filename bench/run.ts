@@ -31,6 +31,7 @@ import {
 } from './lib/receiver.js';
 import {
   evaluateTargets,
+  isYardstickScenario,
   type LoadKind,
   type MemoryResult,
   memoryTable,
@@ -485,7 +486,7 @@ async function bench(options: BenchOptions): Promise<number> {
     `\n## Results (medians of ${options.rounds} round(s) × ${options.durationS} s, ${options.connections} connections)\n`,
   );
   out(scenarioTable(summaries));
-  if (summaries.some((summary) => summary.key.startsWith('setnx/'))) {
+  if (summaries.some((summary) => isYardstickScenario(summary.key))) {
     out('\n### Against the SET NX yardstick (bench/setnx.ts)\n');
     out(yardstickTable(runs));
   }

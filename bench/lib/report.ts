@@ -14,9 +14,14 @@ export type YardstickLoad = Exclude<LoadKind, 'mixed'>;
  */
 export type ScenarioKey = 'baseline' | `setnx/${YardstickLoad}` | `${SinkName}/${LoadKind}`;
 
+/** Whether a scenario is one of the SET NX yardstick's. */
+export function isYardstickScenario(key: ScenarioKey): key is `setnx/${YardstickLoad}` {
+  return key.startsWith('setnx/');
+}
+
 /** Whether a scenario measures the receiver, rather than one of the two references it is read against. */
 export function isReceiverScenario(key: ScenarioKey): boolean {
-  return key !== 'baseline' && !key.startsWith('setnx/');
+  return key !== 'baseline' && !isYardstickScenario(key);
 }
 
 export interface ScenarioRun {
