@@ -1,12 +1,6 @@
 import { flagOption, intOption, type OptionSpec, parseCommandArgs, stringOption } from './args.js';
 import { resolveAuth } from './auth.js';
-import {
-  DELIVERY_OPTIONS,
-  type DeliveryFlags,
-  deliveryFlags,
-  deliveryOptionsUsage,
-  openCommand,
-} from './command-options.js';
+import { DELIVERY_OPTIONS, deliveryFlags, deliveryOptionsUsage, openCommand } from './command-options.js';
 import { forEachConcurrently } from './concurrency.js';
 import {
   apiDestinationHeaders,
@@ -90,8 +84,10 @@ export interface PlannedDelivery {
   republished: boolean;
 }
 
-interface ReplayOptions extends DeliveryFlags {
+interface ReplayOptions {
   receiver: Receiver;
+  quiet: boolean;
+  json: boolean;
   paths: string[];
   times: number;
   republish: boolean;
@@ -192,7 +188,7 @@ export async function runReplay(input: CliContext): Promise<number> {
   }
 
   const deliveries = planDeliveries(loaded.events.length, options, ctx.random);
-  const pool = receiverPool(options.receiver.url, options.concurrency, options.timeoutMs);
+  const pool = receiverPool(options.receiver.url, options.concurrency, options.receiver.timeoutMs);
   // With --json, stdout holds the summary alone; delivery lines go to stderr.
   const lineWriter = options.json ? ctx.stderr : ctx.stdout;
   const progress = new ProgressBar({
