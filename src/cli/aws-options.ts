@@ -1,7 +1,7 @@
 import type { AwsService } from './aws-json.js';
 import { httpUrl } from './command-options.js';
-import type { AwsCredentials } from './credentials.js';
-import { CliError, type Env } from './io.js';
+import { type AwsCredentials, resolveCredentials, resolveRegion } from './credentials.js';
+import { CliError, type Env, type ResolvedContext } from './io.js';
 import { DEFAULT_SOURCE, isReservedSource } from './put-events-entries.js';
 import { AMZ_JSON_CONTENT_TYPE } from './put-events-send.js';
 
@@ -10,8 +10,11 @@ import { AMZ_JSON_CONTENT_TYPE } from './put-events-send.js';
 export const CREDENTIALS_USAGE = `Credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, else the profile
 AWS_PROFILE (default "default") in AWS_SHARED_CREDENTIALS_FILE (default ~/.aws/credentials).`;
 
-export const SOURCE_USAGE = `  --source S            Source for events whose source starts with "aws." (only AWS may put
-                        those; default ${DEFAULT_SOURCE})`;
+/** The usage lines of `--source`, their text starting at `column`. */
+export function sourceUsage(column: number): string {
+  return `  ${'--source S'.padEnd(column - 2)}Source for events whose source starts with "aws." (only AWS may put
+${' '.repeat(column)}those; default ${DEFAULT_SOURCE})`;
+}
 
 /** `--source`: what stands in for an `aws.` source, which PutEvents refuses from an account. */
 export function sourceOption(command: string, raw: string | undefined): string {
@@ -63,4 +66,36 @@ export function resolveEndpoint(
           ? ['AWS_ENDPOINT_URL', env.AWS_ENDPOINT_URL]
           : ['region', `https://${host}.${region}.amazonaws.com${region.startsWith('cn-') ? '.cn' : ''}/`];
   return httpUrl(command, name, raw);
+}
+
+/**
+ * credentials.ts names `put-events` in its error lines (it stays as it is until its replacement lands); another
+ * command gets its own name in them.
+ */
+function renameError(command: string, error: unknown): unknown {
+  if (!(error instanceof CliError)) return error;
+  return new CliError(error.message.replace(/^ebdedup put-events:/, `ebdedup ${command}:`), error.exitCode);
+}
+
+/** `--region`, else `fallback` (e.g. the queue URL's region), else AWS_REGION / AWS_DEFAULT_REGION. */
+export function commandRegion(
+  command: string,
+  flag: string | undefined,
+  fallback: string | undefined,
+  env: Env,
+): string {
+  try {
+    return resolveRegion(flag ?? fallback, env);
+  } catch (error) {
+    throw renameError(command, error);
+  }
+}
+
+/** The AWS credentials, from the variables or the shared credentials file. */
+export async function commandCredentials(command: string, ctx: ResolvedContext): Promise<AwsCredentials> {
+  try {
+    return (await resolveCredentials(ctx.env, ctx.homedir)).credentials;
+  } catch (error) {
+    throw renameError(command, error);
+  }
 }

@@ -5,8 +5,8 @@ import {
   CREDENTIALS_USAGE,
   eventsService,
   resolveEndpoint,
-  SOURCE_USAGE,
   sourceOption,
+  sourceUsage,
 } from './aws-options.js';
 import {
   DELIVERY_OPTIONS,
@@ -51,7 +51,7 @@ Options:
   --endpoint URL        PutEvents endpoint, e.g. http://localhost:4566 for LocalStack
                         (default AWS_ENDPOINT_URL_EVENTBRIDGE, AWS_ENDPOINT_URL, then
                         https://events.REGION.amazonaws.com/)
-${SOURCE_USAGE}
+${sourceUsage(24)}
 ${common.options}
 
 Advanced:
