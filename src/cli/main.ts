@@ -2,7 +2,8 @@ import { readFileSync } from 'node:fs';
 import { CONSUME_USAGE, runConsume } from './consume.js';
 import { type CliContext, CliError, type Command, EXIT_OK, EXIT_USAGE, errorMessage, println } from './io.js';
 import { PUT_EVENTS_USAGE, runPutEvents } from './put-events.js';
-import { REDRIVE_USAGE, runRedrive } from './redrive.js';
+import { runRedrive } from './redrive.js';
+import { REDRIVE_USAGE } from './redrive-options.js';
 import { REPLAY_USAGE, runReplay } from './replay.js';
 
 interface CommandEntry {
