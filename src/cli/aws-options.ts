@@ -49,7 +49,7 @@ export function eventsService(
  * (`AWS_ENDPOINT_URL_SQS`), else `AWS_ENDPOINT_URL`, else the public endpoint of the region.
  * (https://docs.aws.amazon.com/sdkref/latest/guide/feature-ss-endpoints.html)
  */
-export function resolveEndpoint(
+function resolveEndpoint(
   command: string,
   flag: { name: string; value: string | undefined },
   env: Env,
@@ -98,4 +98,24 @@ export async function commandCredentials(command: string, ctx: ResolvedContext):
   } catch (error) {
     throw renameError(command, error);
   }
+}
+
+/** EventBridge's endpoint: `flag`, else AWS_ENDPOINT_URL_EVENTBRIDGE, AWS_ENDPOINT_URL, the region's. */
+export function eventsEndpoint(
+  command: string,
+  flag: { name: string; value: string | undefined },
+  env: Env,
+  region: string,
+): URL {
+  return resolveEndpoint(command, flag, env, 'AWS_ENDPOINT_URL_EVENTBRIDGE', 'events', region);
+}
+
+/** SQS's endpoint: `flag`, else AWS_ENDPOINT_URL_SQS, AWS_ENDPOINT_URL, the region's. */
+export function sqsEndpoint(
+  command: string,
+  flag: { name: string; value: string | undefined },
+  env: Env,
+  region: string,
+): URL {
+  return resolveEndpoint(command, flag, env, 'AWS_ENDPOINT_URL_SQS', 'sqs', region);
 }

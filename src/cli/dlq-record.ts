@@ -66,9 +66,37 @@ function toNumber(value: unknown): number | undefined {
   return Number.isFinite(number) ? number : undefined;
 }
 
-/** Drops the fields that are undefined, so a summary or a JSON line shows only what is known. */
-function defined<T extends object>(value: T): T {
-  return Object.fromEntries(Object.entries(value).filter(([, v]) => v !== undefined)) as T;
+/** Where each DlqFailure field is read from: a rule target's message attributes, or a subscriber's record. */
+type FailureFields = Readonly<Record<keyof DlqFailure, string>>;
+
+const RULE_TARGET_FIELDS: FailureFields = {
+  errorCode: 'ERROR_CODE',
+  errorMessage: 'ERROR_MESSAGE',
+  exhaustedRetryCondition: 'EXHAUSTED_RETRY_CONDITION',
+  retryAttempts: 'RETRY_ATTEMPTS',
+  source: 'RULE_ARN',
+  targetArn: 'TARGET_ARN',
+};
+
+const SUBSCRIBER_FIELDS: FailureFields = {
+  errorCode: 'errorCode',
+  errorMessage: 'errorMessage',
+  exhaustedRetryCondition: 'exhaustedRetryCondition',
+  retryAttempts: 'retryAttempts',
+  source: 'subscriberArn',
+  targetArn: 'targetArn',
+};
+
+/** The failure's fields that are present (a summary or a JSON line shows only what is known). */
+function readFailure(values: Readonly<Record<string, unknown>>, fields: FailureFields): DlqFailure {
+  const failure: DlqFailure = { errorCode: text(values[fields.errorCode]) ?? NO_ERROR_CODE };
+  const retryAttempts = toNumber(values[fields.retryAttempts]);
+  if (retryAttempts !== undefined) failure.retryAttempts = retryAttempts;
+  for (const name of ['errorMessage', 'exhaustedRetryCondition', 'source', 'targetArn'] as const) {
+    const value = text(values[fields[name]]);
+    if (value !== undefined) failure[name] = value;
+  }
+  return failure;
 }
 
 export function readDlqMessage(message: SqsMessage): DlqRecord {
@@ -79,34 +107,15 @@ export function readDlqMessage(message: SqsMessage): DlqRecord {
       .filter((id): id is string => id !== undefined);
     return {
       message,
-      failure: defined({
-        errorCode: text(parsed.errorCode) ?? NO_ERROR_CODE,
-        errorMessage: text(parsed.errorMessage),
-        exhaustedRetryCondition: text(parsed.exhaustedRetryCondition),
-        retryAttempts: toNumber(parsed.retryAttempts),
-        source: text(parsed.subscriberArn),
-        targetArn: text(parsed.targetArn),
-      }),
+      failure: readFailure(parsed, SUBSCRIBER_FIELDS),
       content: { kind: 'subscriber-record', eventIds },
     };
   }
-  const attributes = message.attributes;
   const content: DlqContent =
     parsed === undefined
       ? { kind: 'event', body: message.body }
       : { kind: 'event', body: message.body, event: parsed };
-  return {
-    message,
-    failure: defined({
-      errorCode: text(attributes.ERROR_CODE) ?? NO_ERROR_CODE,
-      errorMessage: text(attributes.ERROR_MESSAGE),
-      exhaustedRetryCondition: text(attributes.EXHAUSTED_RETRY_CONDITION),
-      retryAttempts: toNumber(attributes.RETRY_ATTEMPTS),
-      source: text(attributes.RULE_ARN),
-      targetArn: text(attributes.TARGET_ARN),
-    }),
-    content,
-  };
+  return { message, failure: readFailure(message.attributes, RULE_TARGET_FIELDS), content };
 }
 
 /** `sqs:<MessageId> (event <id> <detail-type>)`: which message, and which event it holds, for the lines. */

@@ -3,8 +3,8 @@ import { flagOption, type OptionSpec, parseCommandArgs, stringOption } from './a
 import type { AwsService } from './aws-json.js';
 import {
   CREDENTIALS_USAGE,
+  eventsEndpoint,
   eventsService,
-  resolveEndpoint,
   sourceOption,
   sourceUsage,
 } from './aws-options.js';
@@ -100,14 +100,8 @@ async function parseOptions(ctx: ResolvedContext): Promise<PutEventsOptions | 'h
     );
   }
   const region = resolveRegion(stringOption(values, 'region'), ctx.env);
-  const endpoint = resolveEndpoint(
-    'put-events',
-    { name: '--endpoint', value: stringOption(values, 'endpoint') },
-    ctx.env,
-    'AWS_ENDPOINT_URL_EVENTBRIDGE',
-    'events',
-    region,
-  );
+  const flag = { name: '--endpoint', value: stringOption(values, 'endpoint') };
+  const endpoint = eventsEndpoint('put-events', flag, ctx.env, region);
   const source = sourceOption('put-events', stringOption(values, 'source'));
   const flags = deliveryFlags('put-events', values, DEFAULT_PUT_TIMEOUT_MS);
   const { credentials } = await resolveCredentials(ctx.env, ctx.homedir);

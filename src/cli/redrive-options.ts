@@ -6,10 +6,11 @@ import {
   CREDENTIALS_USAGE,
   commandCredentials,
   commandRegion,
+  eventsEndpoint,
   eventsService,
-  resolveEndpoint,
   sourceOption,
   sourceUsage,
+  sqsEndpoint,
 } from './aws-options.js';
 import { DELIVERY_OPTIONS, deliveryFlags, deliveryOptionsUsage, httpUrl } from './command-options.js';
 import { apiDestinationHeaders, DEFAULT_TIMEOUT_MS, parseReceiverUrl, type Receiver } from './delivery.js';
@@ -150,14 +151,8 @@ export async function parseRedriveOptions(ctx: ResolvedContext): Promise<Redrive
   const awsTimeoutMs =
     stringOption(values, 'timeout-ms') === undefined ? DEFAULT_PUT_TIMEOUT_MS : flags.timeoutMs;
   const region = commandRegion('redrive', stringOption(values, 'region'), queueUrlRegion(queueUrl), ctx.env);
-  const sqsEndpoint = resolveEndpoint(
-    'redrive',
-    { name: '--endpoint-url', value: stringOption(values, 'endpoint-url') },
-    ctx.env,
-    'AWS_ENDPOINT_URL_SQS',
-    'sqs',
-    region,
-  );
+  const flag = { name: '--endpoint-url', value: stringOption(values, 'endpoint-url') };
+  const queueEndpoint = sqsEndpoint('redrive', flag, ctx.env, region);
   const credentials = await commandCredentials('redrive', ctx);
   let destination: Destination;
   if (bus === undefined) {
@@ -180,24 +175,22 @@ export async function parseRedriveOptions(ctx: ResolvedContext): Promise<Redrive
         );
       }
     }
-    const eventsEndpoint = resolveEndpoint(
+    const busEndpoint = eventsEndpoint(
       'redrive',
       { name: '--endpoint-url', value: undefined },
       ctx.env,
-      'AWS_ENDPOINT_URL_EVENTBRIDGE',
-      'events',
       region,
     );
     destination = {
       kind: 'bus',
       bus,
       source: sourceOption('redrive', stringOption(values, 'source')),
-      service: eventsService(eventsEndpoint, region, credentials, awsTimeoutMs),
+      service: eventsService(busEndpoint, region, credentials, awsTimeoutMs),
     };
   }
   const options: RedriveOptions = {
     queueUrl,
-    sqs: sqsService(sqsEndpoint, region, credentials, awsTimeoutMs + SQS_MAX_WAIT_SECONDS * 1000),
+    sqs: sqsService(queueEndpoint, region, credentials, awsTimeoutMs + SQS_MAX_WAIT_SECONDS * 1000),
     destination,
     dryRun,
     max: intOption('redrive', values, 'max', Number.MAX_SAFE_INTEGER, 1),

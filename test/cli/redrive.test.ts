@@ -435,4 +435,21 @@ describe('ebdedup redrive', () => {
       `ebdedup redrive: ReceiveMessage: ${sqs.origin}/ answered 400 QueueDoesNotExist: no such queue\n`,
     );
   });
+
+  it('is refused by SQS when the signature is wrong, and deletes or posts nothing', async () => {
+    sqs = await startFakeSqs({ region: TEST_REGION, secrets: TEST_KEYS });
+    receiver = await startStandIn(dedupReceiver(new Map()));
+    sqs.send(dlqBody(1), dlqAttributes('TIMEOUT'));
+    const run = redrive(['--url', `${receiver.origin}/events`], {
+      env: { ...ENV, AWS_SECRET_ACCESS_KEY: 'wrong-secret' },
+    });
+
+    const code = await runRedrive(run.ctx);
+
+    expect(code).toBe(1);
+    expect(sqs.problems).toEqual(['signature: signature does not match']);
+    expect(run.stderr()).toContain('answered 403 SignatureDoesNotMatch');
+    expect(receiver.requests).toHaveLength(0);
+    expect(sqs.remaining()).toBe(1);
+  });
 });

@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
+import type { PutEventsEntry } from '../../../src/cli/put-events-entries.js';
 import { type RecordedRequest, type StandIn, sendJson, startStandIn } from './http-server.js';
-import { verifySigV4 } from './sigv4-verify.js';
+import { checkSignature } from './sigv4-verify.js';
 
 /** The region the fake AWS services sign for. */
 export const TEST_REGION = 'eu-west-1';
@@ -11,14 +12,8 @@ export const TEST_KEYS: Readonly<Record<string, string>> = {
   AKIDPROFILE: 'profile-secret',
 };
 
-export interface WireEntry {
-  Source: string;
-  DetailType: string;
-  Detail: string;
-  Resources?: string[];
-  Time?: number;
-  EventBusName: string;
-}
+/** An entry as it comes over the wire (the shape put-events builds). */
+export type WireEntry = PutEventsEntry;
 
 function entrySizeOf(entry: WireEntry): number {
   const bytes = (s: string) => Buffer.byteLength(s, 'utf8');
@@ -50,15 +45,13 @@ export async function startEventBridge(
   let nextId = 1;
   const standIn = await startStandIn((request: RecordedRequest, response, index) => {
     if (intercept(index, response)) return;
-    const signature = verifySigV4(request, TEST_KEYS, { region: TEST_REGION, service: 'events' });
-    if (!signature.ok) {
-      problems.push(`signature: ${signature.reason}`);
-      sendJson(response, 403, {
-        __type: 'InvalidSignatureException',
-        message: 'The request signature we calculated does not match the signature you provided.',
-      });
-      return;
-    }
+    const signature = checkSignature(request, response, problems, TEST_KEYS, {
+      region: TEST_REGION,
+      service: 'events',
+      status: 403,
+      type: 'InvalidSignatureException',
+    });
+    if (signature === undefined) return;
     for (const name of ['content-type', 'x-amz-target', 'content-length']) {
       if (!signature.signedHeaders?.includes(name)) problems.push(`${name} not signed`);
     }

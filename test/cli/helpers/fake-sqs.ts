@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import type { ServerResponse } from 'node:http';
 import { type RecordedRequest, type StandIn, sendJson, startStandIn } from './http-server.js';
-import { verifySigV4 } from './sigv4-verify.js';
+import { checkSignature } from './sigv4-verify.js';
 
 /**
  * A stand-in for sqs.<region>.amazonaws.com speaking SQS's JSON protocol, for ReceiveMessage and
@@ -127,15 +127,13 @@ export async function startFakeSqs(options: {
   };
 
   const standIn = await startStandIn(async (request: RecordedRequest, response) => {
-    const signature = verifySigV4(request, options.secrets, { region: options.region, service: 'sqs' });
-    if (!signature.ok) {
-      problems.push(`signature: ${signature.reason}`);
-      sendJson(response, 400, {
-        __type: 'com.amazonaws.sqs#InvalidSignature',
-        message: 'signature mismatch',
-      });
-      return;
-    }
+    const signature = checkSignature(request, response, problems, options.secrets, {
+      region: options.region,
+      service: 'sqs',
+      status: 403,
+      type: 'com.amazonaws.sqs#SignatureDoesNotMatch',
+    });
+    if (signature === undefined) return;
     for (const name of ['content-type', 'x-amz-target']) {
       if (!signature.signedHeaders?.includes(name)) problems.push(`${name} not signed`);
     }
