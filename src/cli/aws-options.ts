@@ -100,22 +100,16 @@ export async function commandCredentials(command: string, ctx: ResolvedContext):
   }
 }
 
-/** EventBridge's endpoint: `flag`, else AWS_ENDPOINT_URL_EVENTBRIDGE, AWS_ENDPOINT_URL, the region's. */
-export function eventsEndpoint(
-  command: string,
-  flag: { name: string; value: string | undefined },
-  env: Env,
-  region: string,
-): URL {
-  return resolveEndpoint(command, flag, env, 'AWS_ENDPOINT_URL_EVENTBRIDGE', 'events', region);
-}
+/** The variable that names each service's own endpoint. */
+const ENDPOINT_VARIABLES = { events: 'AWS_ENDPOINT_URL_EVENTBRIDGE', sqs: 'AWS_ENDPOINT_URL_SQS' } as const;
 
-/** SQS's endpoint: `flag`, else AWS_ENDPOINT_URL_SQS, AWS_ENDPOINT_URL, the region's. */
-export function sqsEndpoint(
+/** A service's endpoint: `flag`, else its own variable, AWS_ENDPOINT_URL, then the region's public endpoint. */
+export function serviceEndpoint(
   command: string,
+  service: keyof typeof ENDPOINT_VARIABLES,
   flag: { name: string; value: string | undefined },
   env: Env,
   region: string,
 ): URL {
-  return resolveEndpoint(command, flag, env, 'AWS_ENDPOINT_URL_SQS', 'sqs', region);
+  return resolveEndpoint(command, flag, env, ENDPOINT_VARIABLES[service], service, region);
 }

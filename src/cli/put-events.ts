@@ -3,8 +3,8 @@ import { flagOption, type OptionSpec, parseCommandArgs, stringOption } from './a
 import type { AwsService } from './aws-json.js';
 import {
   CREDENTIALS_USAGE,
-  eventsEndpoint,
   eventsService,
+  serviceEndpoint,
   sourceOption,
   sourceUsage,
 } from './aws-options.js';
@@ -101,7 +101,7 @@ async function parseOptions(ctx: ResolvedContext): Promise<PutEventsOptions | 'h
   }
   const region = resolveRegion(stringOption(values, 'region'), ctx.env);
   const flag = { name: '--endpoint', value: stringOption(values, 'endpoint') };
-  const endpoint = eventsEndpoint('put-events', flag, ctx.env, region);
+  const endpoint = serviceEndpoint('put-events', 'events', flag, ctx.env, region);
   const source = sourceOption('put-events', stringOption(values, 'source'));
   const flags = deliveryFlags('put-events', values, DEFAULT_PUT_TIMEOUT_MS);
   const { credentials } = await resolveCredentials(ctx.env, ctx.homedir);

@@ -6,11 +6,10 @@ import {
   CREDENTIALS_USAGE,
   commandCredentials,
   commandRegion,
-  eventsEndpoint,
   eventsService,
+  serviceEndpoint,
   sourceOption,
   sourceUsage,
-  sqsEndpoint,
 } from './aws-options.js';
 import { DELIVERY_OPTIONS, deliveryFlags, deliveryOptionsUsage, httpUrl } from './command-options.js';
 import { apiDestinationHeaders, DEFAULT_TIMEOUT_MS, parseReceiverUrl, type Receiver } from './delivery.js';
@@ -152,7 +151,7 @@ export async function parseRedriveOptions(ctx: ResolvedContext): Promise<Redrive
     stringOption(values, 'timeout-ms') === undefined ? DEFAULT_PUT_TIMEOUT_MS : flags.timeoutMs;
   const region = commandRegion('redrive', stringOption(values, 'region'), queueUrlRegion(queueUrl), ctx.env);
   const flag = { name: '--endpoint-url', value: stringOption(values, 'endpoint-url') };
-  const queueEndpoint = sqsEndpoint('redrive', flag, ctx.env, region);
+  const queueEndpoint = serviceEndpoint('redrive', 'sqs', flag, ctx.env, region);
   const credentials = await commandCredentials('redrive', ctx);
   let destination: Destination;
   if (bus === undefined) {
@@ -175,8 +174,9 @@ export async function parseRedriveOptions(ctx: ResolvedContext): Promise<Redrive
         );
       }
     }
-    const busEndpoint = eventsEndpoint(
+    const busEndpoint = serviceEndpoint(
       'redrive',
+      'events',
       { name: '--endpoint-url', value: undefined },
       ctx.env,
       region,

@@ -75,6 +75,12 @@ describe('ebdedup redrive', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
+  /** `--url` of the receiver stand-in. */
+  function toReceiver(): string[] {
+    if (receiver === undefined) throw new Error('start the receiver first');
+    return ['--url', `${receiver.origin}/events`];
+  }
+
   function redrive(args: string[], overrides: Parameters<typeof captureContext>[1] = {}) {
     if (sqs === undefined) throw new Error('start the fake SQS first');
     return captureContext(['--queue-url', sqs.queueUrl, '--endpoint-url', sqs.origin, ...FAST, ...args], {
@@ -91,7 +97,7 @@ describe('ebdedup redrive', () => {
     receiver = await startStandIn(dedupReceiver(processed));
     const bodies = [1, 2, 3].map(dlqBody);
     for (const body of bodies) sqs.send(body, dlqAttributes('SDK_CLIENT_ERROR'));
-    const run = redrive(['--url', `${receiver.origin}/events`, '--api-key', 'k-1', '--json']);
+    const run = redrive([...toReceiver(), '--api-key', 'k-1', '--json']);
 
     // Act
     const code = await runRedrive(run.ctx);
@@ -133,7 +139,7 @@ describe('ebdedup redrive', () => {
     sqs.send(dlqBody(1), dlqAttributes('TIMEOUT'));
     sqs.send(dlqBody(2), dlqAttributes('TIMEOUT'));
     sqs.send(dlqBody(3), dlqAttributes('CONNECTION_FAILURE'));
-    const run = redrive(['--url', `${receiver.origin}/events`]);
+    const run = redrive(toReceiver());
 
     const code = await runRedrive(run.ctx);
 
@@ -160,7 +166,7 @@ describe('ebdedup redrive', () => {
     );
     sqs.send(dlqBody(1), dlqAttributes('SDK_CLIENT_ERROR'));
     const poison = sqs.send(dlqBody(2), dlqAttributes('SDK_CLIENT_ERROR'));
-    const run = redrive(['--url', `${receiver.origin}/events`, '--json']);
+    const run = redrive([...toReceiver(), '--json']);
 
     const code = await runRedrive(run.ctx);
 
@@ -182,13 +188,7 @@ describe('ebdedup redrive', () => {
       })),
     );
     const id = sqs.send(dlqBody(7), dlqAttributes('SDK_CLIENT_ERROR'));
-    const run = redrive([
-      '--url',
-      `${receiver.origin}/events`,
-      '--delete-rejected',
-      '--rejected-file',
-      'rejected.jsonl',
-    ]);
+    const run = redrive([...toReceiver(), '--delete-rejected', '--rejected-file', 'rejected.jsonl']);
 
     const code = await runRedrive(run.ctx);
 
@@ -214,7 +214,7 @@ describe('ebdedup redrive', () => {
     );
     const stuck = sqs.send(dlqBody(1), dlqAttributes('THROTTLING'));
     sqs.send(dlqBody(2), dlqAttributes('THROTTLING'));
-    const run = redrive(['--url', `${receiver.origin}/events`, '--max-attempts', '3', '--json']);
+    const run = redrive([...toReceiver(), '--max-attempts', '3', '--json']);
 
     const code = await runRedrive(run.ctx);
 
@@ -246,21 +246,13 @@ describe('ebdedup redrive', () => {
     const processed = new Map<string, number>();
     receiver = await startStandIn(dedupReceiver(processed));
     for (let n = 1; n <= 4; n++) sqs.send(dlqBody(n), dlqAttributes('CONNECTION_FAILURE'));
-    const first = redrive([
-      '--url',
-      `${receiver.origin}/events`,
-      '--visibility-timeout',
-      '1',
-      '--max-attempts',
-      '2',
-      '--json',
-    ]);
+    const first = redrive([...toReceiver(), '--visibility-timeout', '1', '--max-attempts', '2', '--json']);
 
     // Act: the first run cannot delete; the second runs once the messages are visible again.
     const firstCode = await runRedrive(first.ctx);
     failDeletes = false;
     await new Promise((resolve) => setTimeout(resolve, 1100));
-    const second = redrive(['--url', `${receiver.origin}/events`, '--json']);
+    const second = redrive([...toReceiver(), '--json']);
     const secondCode = await runRedrive(second.ctx);
 
     // Assert
@@ -284,9 +276,9 @@ describe('ebdedup redrive', () => {
       return dedup(request, response, index);
     });
     for (let n = 1; n <= 25; n++) sqs.send(dlqBody(n), dlqAttributes('TIMEOUT'));
-    const interrupted = redrive(['--url', `${receiver.origin}/events`, '--json'], { signal: stop.signal });
-    const limited = redrive(['--url', `${receiver.origin}/events`, '--max', '5', '--json']);
-    const rest = redrive(['--url', `${receiver.origin}/events`, '--json']);
+    const interrupted = redrive([...toReceiver(), '--json'], { signal: stop.signal });
+    const limited = redrive([...toReceiver(), '--max', '5', '--json']);
+    const rest = redrive([...toReceiver(), '--json']);
 
     const codes = [
       await runRedrive(interrupted.ctx),
@@ -310,7 +302,7 @@ describe('ebdedup redrive', () => {
       dlqBody(2),
       dlqAttributes('NO_PERMISSIONS', { EXHAUSTED_RETRY_CONDITION: 'MaximumRetryAttempts' }),
     );
-    const run = redrive(['--url', `${receiver.origin}/events`, '--dry-run']);
+    const run = redrive([...toReceiver(), '--dry-run']);
 
     const code = await runRedrive(run.ctx);
 
@@ -341,7 +333,7 @@ describe('ebdedup redrive', () => {
       failedMessages: [{ eventId: 'e-1' }, { eventId: 'e-2' }],
     };
     sqs.send(JSON.stringify(record));
-    const run = redrive(['--url', `${receiver.origin}/events`, '--json']);
+    const run = redrive([...toReceiver(), '--json']);
 
     const code = await runRedrive(run.ctx);
 
@@ -440,7 +432,7 @@ describe('ebdedup redrive', () => {
     sqs = await startFakeSqs({ region: TEST_REGION, secrets: TEST_KEYS });
     receiver = await startStandIn(dedupReceiver(new Map()));
     sqs.send(dlqBody(1), dlqAttributes('TIMEOUT'));
-    const run = redrive(['--url', `${receiver.origin}/events`], {
+    const run = redrive(toReceiver(), {
       env: { ...ENV, AWS_SECRET_ACCESS_KEY: 'wrong-secret' },
     });
 
