@@ -444,4 +444,23 @@ describe('ebdedup redrive', () => {
     expect(receiver.requests).toHaveLength(0);
     expect(sqs.remaining()).toBe(1);
   });
+
+  it('draws a progress bar on a terminal and clears it before each line', async () => {
+    sqs = await startFakeSqs({ region: TEST_REGION, secrets: TEST_KEYS });
+    receiver = await startStandIn(dedupReceiver(new Map()));
+    for (let n = 1; n <= 3; n++) sqs.send(dlqBody(n), dlqAttributes('TIMEOUT'));
+    let clock = 0;
+    const run = redrive([...toReceiver(), '--max', '3'], {
+      stderrIsTTY: true,
+      // Each reading of the clock is two seconds later: past the bar's one-second delay.
+      now: () => (clock += 2000),
+    });
+
+    const code = await runRedrive(run.ctx);
+
+    expect(code).toBe(0);
+    expect(run.stderr()).toContain('\r\x1b[2K[########################] 3/3 100% deleted=3');
+    expect(run.stderr().endsWith('\r\x1b[2K')).toBe(true);
+    expect(run.stdout()).not.toContain('\x1b');
+  });
 });
