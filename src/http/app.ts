@@ -10,7 +10,7 @@ import Fastify, {
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import { createPipeline } from '../core/create-pipeline.js';
-import { InvalidEventError, type ReceiverError } from '../core/errors.js';
+import type { ReceiverError } from '../core/errors.js';
 import type { DedupPipeline, RequestTrace } from '../core/pipeline.js';
 import type { DedupRule } from '../events/rules.js';
 import { RedisStreamSink } from '../sinks/redis-stream.js';
@@ -19,7 +19,7 @@ import { RedisStore } from '../store/redis.js';
 import type { IdempotencyStore } from '../store/types.js';
 import { createAuthenticator } from './auth.js';
 import { createErrorHandler, notFoundHandler } from './error-handler.js';
-import { jsonDepthExceeds, MAX_JSON_DEPTH } from './json-depth.js';
+import { registerJsonBodyParser } from './json-body.js';
 import { EventLoopMonitor } from './load-shedding.js';
 import { instrumentSink, instrumentStore, ReceiverMetrics } from './metrics.js';
 import { type AdminKeyspace, registerAdminRoutes } from './routes/admin.js';
@@ -209,20 +209,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
 
   // Only JSON is an event: without this, text/plain would be parsed too and reach validation.
   app.removeContentTypeParser('text/plain');
-  // Fastify's own JSON parser (which refuses __proto__ and constructor.prototype keys), after a check of the
-  // nesting depth: see json-depth.ts.
-  const parseJson = app.getDefaultJsonParser('error', 'error');
-  app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'string' }, (request, body, done) => {
-    if (jsonDepthExceeds(body as string, MAX_JSON_DEPTH)) {
-      done(
-        new InvalidEventError([{ path: '', message: `the body nests deeper than ${MAX_JSON_DEPTH} levels` }]),
-        undefined,
-      );
-      return;
-    }
-    parseJson(request, body as string, done);
-  });
+  registerJsonBodyParser(app);
 
   // First of the onRequest hooks, so every answer carries the headers: a 401 from authentication, a 503 from
   // load shedding, a 404, and anything the error handler sends (it keeps headers already set). Callback style

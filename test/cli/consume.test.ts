@@ -48,6 +48,7 @@ async function append(count: number, partitions = 1): Promise<string[]> {
       event,
       {
         key,
+        rawBody: JSON.stringify(event),
         eventId: String(event.id),
         detailType: 'd',
         signal: new AbortController().signal,
