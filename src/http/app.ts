@@ -20,6 +20,7 @@ import type { IdempotencyStore } from '../store/types.js';
 import { createAuthenticator } from './auth.js';
 import { createErrorHandler, notFoundHandler } from './error-handler.js';
 import { registerJsonBodyParser } from './json-body.js';
+import { lingerOnUnreadBody } from './linger.js';
 import { EventLoopMonitor } from './load-shedding.js';
 import { instrumentSink, instrumentStore, ReceiverMetrics } from './metrics.js';
 import { type AdminKeyspace, registerAdminRoutes } from './routes/admin.js';
@@ -127,6 +128,11 @@ const SECURITY_HEADER_ENTRIES = Object.entries(SECURITY_HEADERS);
 const SECURITY_HEADER_LINES = SECURITY_HEADER_ENTRIES.map(([name, value]) => `${name}: ${value}\r\n`).join(
   '',
 );
+
+/** How much of an unread body is read and discarded after an early answer: this many times BODY_LIMIT_BYTES. */
+const LINGER_BODY_LIMITS = 4;
+/** And for how long at most: EventBridge's API destination gives up on a request after 5 s anyway. */
+const LINGER_MAX_MS = 5000;
 
 /** Answers to what Node refuses before a request exists, in the receiver's `{"error": code}` shape. */
 const CLIENT_ERRORS: Readonly<Record<string, readonly [number, string, string]>> = {
@@ -249,6 +255,13 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   app.addHook('onResponse', (request, reply, done) => {
     try {
       logResponse(request, reply);
+      if (!request.raw.complete) {
+        // Within the request's own time limit, so that Node's request timeout does not answer it again.
+        lingerOnUnreadBody(request.raw, {
+          maxBytes: LINGER_BODY_LIMITS * config.BODY_LIMIT_BYTES,
+          maxMs: Math.min(LINGER_MAX_MS, config.REQUEST_TIMEOUT_MS - reply.elapsedTime - 100),
+        });
+      }
     } finally {
       done();
     }
@@ -286,8 +299,11 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
     closing = true;
   });
   // Callback style: an async hook would cost a promise on every response for a flag that is almost never set.
-  app.addHook('onSend', (_request, reply, payload, done) => {
+  app.addHook('onSend', (request, reply, payload, done) => {
     if (closing) reply.header('connection', 'close');
+    // An answer before the whole body arrived (Fastify asks to close after a refused body): keep the
+    // connection and read the rest instead, so the answer reaches a client still sending (linger.ts).
+    else if (!request.raw.complete) reply.removeHeader('connection');
     done(null, payload);
   });
 
