@@ -255,7 +255,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   app.addHook('onResponse', (request, reply, done) => {
     try {
       logResponse(request, reply);
-      if (!request.raw.complete) {
+      if (request.raw.complete === false) {
         // Within the request's own time limit, so that Node's request timeout does not answer it again.
         lingerOnUnreadBody(request.raw, {
           maxBytes: LINGER_BODY_LIMITS * config.BODY_LIMIT_BYTES,
@@ -303,7 +303,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
     if (closing) reply.header('connection', 'close');
     // An answer before the whole body arrived (Fastify asks to close after a refused body): keep the
     // connection and read the rest instead, so the answer reaches a client still sending (linger.ts).
-    else if (!request.raw.complete) reply.removeHeader('connection');
+    else if (request.raw.complete === false) reply.removeHeader('connection');
     done(null, payload);
   });
 

@@ -1,4 +1,5 @@
 import type { IncomingMessage } from 'node:http';
+import { Socket } from 'node:net';
 
 /**
  * A lingering close, as nginx does it (https://nginx.org/en/docs/http/ngx_http_core_module.html#lingering_close):
@@ -26,7 +27,8 @@ const CHECK_EVERY_MS = 50;
  */
 export function lingerOnUnreadBody(request: IncomingMessage, limits: LingerLimits): void {
   const socket = request.socket;
-  if (request.complete || socket.destroyed) return;
+  // Only a request still arriving over a real connection (fastify.inject's requests have neither).
+  if (request.complete !== false || !(socket instanceof Socket) || socket.destroyed) return;
   const startedAt = Date.now();
   const readBefore = socket.bytesRead;
   const stop = (): void => {
