@@ -82,6 +82,11 @@ function createServer(config: Config, logger: Logger): App {
         ? trustHops(config.TRUST_PROXY)
         : (config.TRUST_PROXY as boolean | string[]),
     connectionTimeout: config.CONNECTION_TIMEOUT_MS,
+    // An idle keep-alive connection is closed after CONNECTION_TIMEOUT_MS: advertise that, not Fastify's 72 s
+    // (`Keep-Alive: timeout=72`), or a client reuses a connection the receiver has already closed.
+    keepAliveTimeout: config.CONNECTION_TIMEOUT_MS,
+    // A URL Fastify's router cannot decode (`/events%ZZ`) gets the receiver's shape, not Fastify's own body.
+    frameworkErrors: answerBadRequest,
     requestTimeout: config.REQUEST_TIMEOUT_MS,
     clientErrorHandler: createClientErrorHandler(logger),
   };
@@ -159,6 +164,17 @@ function createClientErrorHandler(logger: Logger) {
     }
     socket.destroy(error);
   };
+}
+
+/**
+ * Fastify's router errors (a URL it cannot decode, a parameter too long), answered before any hook runs: 400
+ * `{"error":"bad_request"}` with the security headers, like every other answer.
+ */
+function answerBadRequest(error: Error, request: FastifyRequest, reply: FastifyReply): void {
+  request.outcome = 'bad_request';
+  request.log.debug({ err: error }, 'bad request');
+  for (const [name, value] of SECURITY_HEADER_ENTRIES) reply.header(name, value);
+  void reply.code(400).send({ error: 'bad_request' });
 }
 
 /** Trusts the `hops` proxies nearest to the server (X-Forwarded-For read from the right). */
