@@ -5,8 +5,8 @@ import { sleep, waitFor } from '../helpers/ports.js';
 import { RedisCluster } from '../helpers/redis-cluster.js';
 import { infoFields, probeClient, type RedisProcess } from '../helpers/redis-process.js';
 import { RedisSentinel } from '../helpers/redis-sentinel.js';
-import { chaosEvents, republished, uidOf } from './events.js';
-import { API_KEY, RECEIVER_SETTINGS, SIMULATOR_SETTINGS, type SizeName } from './harness.js';
+import { chaosEvents, uidOf } from './events.js';
+import { chaosSimulator, RECEIVER_SETTINGS, type SizeName } from './harness.js';
 import { SupervisedReceiver } from './receiver.js';
 import {
   analyse,
@@ -16,7 +16,6 @@ import {
   markdownRows,
   type ScenarioReport,
 } from './report.js';
-import { EventBridgeSimulator } from './simulator.js';
 
 /**
  * Failover figures (issue 8): the EventBridge simulator against two receivers (`node dist/main.js`) on a
@@ -593,16 +592,7 @@ export async function runFailover(
     cleanup.add(() => tail.stop());
 
     const events = chaosEvents(size.events);
-    const simulator = new EventBridgeSimulator({
-      ...SIMULATOR_SETTINGS,
-      maxAgeMs: size.maxAgeMs,
-      targets: receivers.map((receiver) => `${receiver.url}/events`),
-      targetChoice: 'random',
-      headers: { 'x-api-key': API_KEY },
-      uidOf,
-      republish: republished,
-      seed,
-    });
+    const simulator = chaosSimulator(receivers, size.maxAgeMs, seed);
     cleanup.add(() => simulator.close());
     const stamped = log ? (line: string) => log(`${simulator.now()} ms ${line}`) : undefined;
 

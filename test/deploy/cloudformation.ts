@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'vitest';
@@ -200,4 +201,62 @@ export function samples(): JsonMap[] {
 /** A template file parsed with CloudFormation's short-form tags. */
 export function loadTemplate(file: string): JsonMap {
   return parse(readFileSync(file, 'utf8'), { customTags: CFN_TAGS }) as JsonMap;
+}
+
+/** A template file with its parameters and resources, and `render` bound to it. */
+export function openTemplate(file: string) {
+  const template = loadTemplate(file);
+  return {
+    template,
+    parameters: (template.Parameters ?? {}) as Record<string, JsonMap>,
+    resources: template.Resources as Record<string, JsonMap>,
+    render: (values: Record<string, string> = {}) => render(template, values),
+  };
+}
+
+/** The names a template refers to without defining them: parameters, resources and pseudo parameters; conditions. */
+export function undefinedReferences(template: JsonMap): { refs: string[]; conditions: string[] } {
+  const { refs, conditions } = references(template);
+  const known = new Set([
+    ...Object.keys((template.Parameters ?? {}) as JsonMap),
+    ...Object.keys(template.Resources as JsonMap),
+    ...PSEUDO,
+  ]);
+  const defined = new Set(Object.keys((template.Conditions ?? {}) as JsonMap));
+  return {
+    refs: [...refs].filter((name) => !known.has(name)),
+    conditions: [...conditions].filter((name) => !defined.has(name)),
+  };
+}
+
+export const CFN_LINT_INSTALLED = spawnSync('cfn-lint', ['--version']).status === 0;
+
+/** cfn-lint's findings on `file` (SAM templates with the transform applied): empty output and status 0 when clean. */
+export function cfnLint(file: string): { output: string; status: number | null } {
+  const run = spawnSync('cfn-lint', [file], { encoding: 'utf8' });
+  return { output: run.stdout + run.stderr, status: run.status };
+}
+
+/** cfn-lint starts Python (and applies the SAM transform): 10–20 s on two busy cores. */
+export const CFN_LINT_TIMEOUT_MS = 120_000;
+
+/**
+ * The one queue's policy lets EventBridge send to it for the one rule and nothing else: its dead letters, and no
+ * other rule's or account's.
+ */
+export function expectDeadLetterQueueOpenOnlyToRule(rendered: Record<string, JsonMap>): void {
+  const [queueName] = only(rendered, 'AWS::SQS::Queue');
+  const [ruleName] = only(rendered, 'AWS::Events::Rule');
+  const policy = props(only(rendered, 'AWS::SQS::QueuePolicy')[1]);
+
+  expect(policy.Queues).toEqual([{ Ref: queueName }]);
+  expect((policy.PolicyDocument as JsonMap).Statement).toEqual([
+    expect.objectContaining({
+      Effect: 'Allow',
+      Principal: { Service: 'events.amazonaws.com' },
+      Action: 'sqs:SendMessage',
+      Resource: getAtt(queueName, 'Arn'),
+      Condition: { ArnEquals: { 'aws:SourceArn': getAtt(ruleName, 'Arn') } },
+    }),
+  ]);
 }
