@@ -18,9 +18,11 @@ const DOCS = join(REPO_ROOT, 'docs');
  */
 const PAGES_OF_OTHER_BRANCHES = new Set(['docs/recovering-from-an-outage.md']);
 
-const markdownFiles = [README, ...readdirSync(DOCS).map((name) => join(DOCS, name))].filter((file) =>
-  file.endsWith('.md'),
-);
+const markdownFiles = [
+  README,
+  join(REPO_ROOT, 'SECURITY.md'),
+  ...readdirSync(DOCS).map((name) => join(DOCS, name)),
+].filter((file) => file.endsWith('.md'));
 
 /** Prose only: code blocks hold commands and sample output, not links. */
 function withoutCodeBlocks(text: string): string {
@@ -101,7 +103,7 @@ describe('README', () => {
   });
 });
 
-describe('README and docs/', () => {
+describe('README, SECURITY.md and docs/', () => {
   it('have relative links that reach an existing file and heading', () => {
     const broken: string[] = [];
     for (const file of markdownFiles) {
