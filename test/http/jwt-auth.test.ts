@@ -157,7 +157,9 @@ describe('AUTH_MODE=jwt (OAuth client-credentials connections)', () => {
     const { app, jwks } = await jwtApp([await signingKey('k1')], { JWT_JWKS_COOLDOWN_SECONDS: '30' });
     jwks.failWith = 500;
     const tokens = await Promise.all(
-      Array.from({ length: 100 }, async (_, index) => accessToken(await signingKey(`random-${index}`, 'ES256'))),
+      Array.from({ length: 100 }, async (_, index) =>
+        accessToken(await signingKey(`random-${index}`, 'ES256')),
+      ),
     );
 
     // Act
