@@ -54,13 +54,7 @@ function entryLine(stream: string, [entryId, flat]: RawEntry): string {
   const fields: Record<string, string> = {};
   for (let index = 0; index + 1 < flat.length; index += 2)
     fields[flat[index] as string] = flat[index + 1] as string;
-  let event: unknown = fields.event;
-  try {
-    event = JSON.parse(fields.event ?? 'null');
-  } catch {
-    // Not written by the receiver: pass the text through.
-  }
-  return JSON.stringify({
+  const line = JSON.stringify({
     stream,
     entryId,
     key: fields.key,
@@ -68,8 +62,24 @@ function entryLine(stream: string, [entryId, flat]: RawEntry): string {
     source: fields.source,
     'detail-type': fields['detail-type'],
     receivedAt: fields.receivedAt,
-    event,
   });
+  return `${line.slice(0, -1)},"event":${eventJson(fields.event)}}`;
+}
+
+/**
+ * The entry's event as JSON in the line: the text the receiver was sent, as it was, not parsed and written
+ * again (which would change `1.0`, integers past 2^53, key order), except that line breaks between its
+ * tokens become spaces so the line stays one line (JSON strings hold no raw line breaks, so no value changes).
+ * Text that is not JSON (not written by the receiver) is passed as a string.
+ */
+function eventJson(text: string | undefined): string {
+  if (text === undefined) return 'null';
+  try {
+    JSON.parse(text);
+  } catch {
+    return JSON.stringify(text);
+  }
+  return text.replace(/[\r\n]+/g, ' ');
 }
 
 /** Runs `command` with `input` on stdin; resolves its exit code (a spawn failure is 127). */

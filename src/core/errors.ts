@@ -57,11 +57,30 @@ export class PayloadTooLargeError extends ReceiverError {
   }
 }
 
+/**
+ * A body the receiver cannot read as it stands: not JSON, a charset other than UTF-8, or a Content-Encoding
+ * (gzip, br, …). The body says which; for an encoding the answer also carries `Accept-Encoding: identity`
+ * (https://www.rfc-editor.org/rfc/rfc9110#section-15.5.16).
+ */
 export class UnsupportedMediaTypeError extends ReceiverError {
   readonly code = 'unsupported_media_type';
   readonly statusCode = 415;
-  constructor(contentType: string | undefined) {
-    super(`content type ${contentType ? `'${contentType}'` : '(none)'} is not JSON`);
+  /** Set when the Content-Encoding is what is unsupported. */
+  readonly acceptEncoding: string | undefined;
+
+  constructor(message: string, options: { acceptEncoding?: string } = {}) {
+    super(message);
+    this.acceptEncoding = options.acceptEncoding;
+  }
+
+  static forContentType(contentType: string | undefined): UnsupportedMediaTypeError {
+    return new UnsupportedMediaTypeError(
+      `content type ${contentType ? `'${contentType}'` : '(none)'} is not JSON: send application/json`,
+    );
+  }
+
+  override toBody() {
+    return { error: this.code, message: this.message };
   }
 }
 

@@ -24,6 +24,13 @@ export type DedupOutcome =
   | { status: 'processed'; key: string }
   | { status: 'duplicate'; key: string; firstSeenAt: string };
 
+/** An event as it arrived: its parsed body, for validation and the key, and its text, for the sinks. */
+export interface ReceivedEvent {
+  body: unknown;
+  /** The body exactly as it was sent (valid UTF-8 text): what every sink delivers, never a re-serialised copy. */
+  rawBody: string;
+}
+
 /** What the pipeline learnt about a request, filled in as it goes, for the caller's log line. */
 export interface RequestTrace {
   key?: string;
@@ -86,15 +93,21 @@ export class DedupPipeline {
     this.heartbeat.unref();
   }
 
-  async handle(body: unknown, headers: RequestHeaders, trace: RequestTrace = {}): Promise<DedupOutcome> {
-    const event = validateEvent(body, this.eventSchema);
+  async handle(
+    received: ReceivedEvent,
+    headers: RequestHeaders,
+    trace: RequestTrace = {},
+  ): Promise<DedupOutcome> {
+    const event = validateEvent(received.body, this.eventSchema);
+    const rawBody = received.rawBody;
     if (event.kind === 'envelope') {
       trace.eventId = event.envelope.id;
       trace.detailType = event.envelope['detail-type'];
     }
     const dedupKey = this.keyStrategy(event, headers);
     trace.key = dedupKey.key;
-    if (this.sink.processOnce) return this.processAtomically(event, dedupKey.key, dedupKey.ttlSeconds, trace);
+    if (this.sink.processOnce)
+      return this.processAtomically(event, rawBody, dedupKey.key, dedupKey.ttlSeconds, trace);
 
     let claim: Awaited<ReturnType<IdempotencyStore['claimKey']>>;
     try {
@@ -109,7 +122,7 @@ export class DedupPipeline {
         { err: error, key: dedupKey.key },
         'store unavailable: processing without dedup (STORE_FAILURE=fail-open)',
       );
-      return this.processWithoutClaim(event, dedupKey.key, trace);
+      return this.processWithoutClaim(event, rawBody, dedupKey.key, trace);
     }
 
     switch (claim.outcome) {
@@ -124,12 +137,13 @@ export class DedupPipeline {
       case 'poisoned':
         throw new PoisonEventError(dedupKey.key, claim.failures);
       case 'claimed':
-        return this.processClaimed(event, dedupKey.key, claim.token, dedupKey.ttlSeconds, trace);
+        return this.processClaimed(event, rawBody, dedupKey.key, claim.token, dedupKey.ttlSeconds, trace);
     }
   }
 
   private async processClaimed(
     event: ValidatedEvent,
+    rawBody: string,
     key: string,
     token: string,
     ttlSeconds: number,
@@ -138,7 +152,7 @@ export class DedupPipeline {
     const claimedAt = Date.now();
     const held: HeldClaim = { key, token, renewedAt: claimedAt };
     this.held.add(held);
-    const running = this.runSink(event, key, trace);
+    const running = this.runSink(event, rawBody, key, trace);
     const result = running instanceof Promise ? await running : running;
 
     if ('late' in result) {
@@ -234,6 +248,7 @@ export class DedupPipeline {
   /** A sink that records the key in the same atomic step as its write: one call, nothing to release. */
   private async processAtomically(
     event: ValidatedEvent,
+    rawBody: string,
     key: string,
     ttlSeconds: number,
     trace: RequestTrace,
@@ -241,7 +256,7 @@ export class DedupPipeline {
     const sink = this.sink as Required<Pick<Sink, 'processOnce'>>;
     let result: Awaited<ReturnType<typeof sink.processOnce>>;
     try {
-      result = await sink.processOnce(event.body, new SinkCall(key, trace, this.logger), ttlSeconds);
+      result = await sink.processOnce(event.body, new SinkCall(key, rawBody, trace, this.logger), ttlSeconds);
     } catch (error) {
       if (error instanceof ReceiverError) throw error;
       // The sink's medium is the store itself (Redis): processing without dedup is not possible there.
@@ -259,10 +274,11 @@ export class DedupPipeline {
 
   private async processWithoutClaim(
     event: ValidatedEvent,
+    rawBody: string,
     key: string,
     trace: RequestTrace,
   ): Promise<DedupOutcome> {
-    const running = this.runSink(event, key, trace);
+    const running = this.runSink(event, rawBody, key, trace);
     const result = running instanceof Promise ? await running : running;
     if ('late' in result) {
       this.settleLater(result.late.then(() => undefined));
@@ -277,8 +293,13 @@ export class DedupPipeline {
    * promise, a timer or an AbortController; past the deadline the sink's signal is aborted and the still
    * running call comes back as `late`, for the caller to settle in the background.
    */
-  private runSink(event: ValidatedEvent, key: string, trace: RequestTrace): SinkRun | Promise<SinkRun> {
-    const context = new SinkCall(key, trace, this.logger);
+  private runSink(
+    event: ValidatedEvent,
+    rawBody: string,
+    key: string,
+    trace: RequestTrace,
+  ): SinkRun | Promise<SinkRun> {
+    const context = new SinkCall(key, rawBody, trace, this.logger);
     let pending: Promise<void> | void;
     try {
       pending = this.sink.handle(event.body, context);
@@ -346,14 +367,16 @@ function sinkFailure(key: string, error: unknown): ReceiverError {
  */
 class SinkCall implements SinkContext {
   readonly key: string;
+  readonly rawBody: string;
   readonly eventId: string | undefined;
   readonly detailType: string | undefined;
   readonly logger: Logger;
   private controller: AbortController | undefined;
   private abortReason: { reason: unknown } | undefined;
 
-  constructor(key: string, trace: RequestTrace, logger: Logger) {
+  constructor(key: string, rawBody: string, trace: RequestTrace, logger: Logger) {
     this.key = key;
+    this.rawBody = rawBody;
     this.eventId = trace.eventId;
     this.detailType = trace.detailType;
     this.logger = logger;

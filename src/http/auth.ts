@@ -1,5 +1,11 @@
 import { hash, timingSafeEqual } from 'node:crypto';
-import { createRemoteJWKSet, errors as joseErrors, jwtVerify } from 'jose';
+import {
+  createRemoteJWKSet,
+  customFetch,
+  type FetchImplementation,
+  errors as joseErrors,
+  jwtVerify,
+} from 'jose';
 import type { Config } from '../config/index.js';
 import { ReceiverError, UnauthorizedError } from '../core/errors.js';
 import type { RequestHeaders } from '../events/keys.js';
@@ -103,6 +109,41 @@ export function fingerprint(credential: string): string {
   return `sha256:${digest(credential).toString('hex').slice(0, 12)}`;
 }
 
+/** The first pause after a failed JWKS fetch; it doubles with each failure in a row, up to the cooldown. */
+const FIRST_JWKS_BACKOFF_MS = 1000;
+
+/**
+ * The JWKS fetch jose makes, with a backoff after failures. jose shares one fetch among concurrent requests
+ * and waits JWT_JWKS_COOLDOWN_SECONDS between refetches for unknown `kid`s, but only counts that from a
+ * successful fetch: while the identity provider fails (or before its first answer), every request with a
+ * token made its own fetch (65 for 100 requests with random `kid`s). Here a failed fetch (an error, or any
+ * status but 200) holds off the next one for a pause that doubles, from 1 s up to the cooldown, and the
+ * requests meanwhile fail at once: 503 `auth_unavailable`, which EventBridge retries. A success resets it.
+ */
+function fetchBackingOff(cooldownMs: number, now: () => number = Date.now): FetchImplementation {
+  let pauseMs = 0;
+  let pausedUntil = 0;
+  const failed = (): void => {
+    pauseMs = Math.min(pauseMs === 0 ? FIRST_JWKS_BACKOFF_MS : pauseMs * 2, cooldownMs);
+    pausedUntil = now() + pauseMs;
+  };
+  return async (url, options) => {
+    if (now() < pausedUntil) {
+      throw new Error(`the last JWKS fetch failed: the next is held off for ${pausedUntil - now()} ms`);
+    }
+    let response: Response;
+    try {
+      response = await fetch(url, options);
+    } catch (error) {
+      failed();
+      throw error;
+    }
+    if (response.status === 200) pauseMs = 0;
+    else failed();
+    return response;
+  };
+}
+
 /** jose's errors that mean "this token is not acceptable", as opposed to "the keys could not be fetched". */
 const TOKEN_ERRORS = new Set<string>([
   'ERR_JOSE_ALG_NOT_ALLOWED',
@@ -125,9 +166,11 @@ const TOKEN_ERRORS = new Set<string>([
  * may wait on the network, and only when its cache misses.
  */
 function createJwtAuthenticator(config: Config): Authenticator {
+  const cooldownMs = config.JWT_JWKS_COOLDOWN_SECONDS * 1000;
   const keys = createRemoteJWKSet(new URL(config.JWT_JWKS_URL as string), {
-    cooldownDuration: config.JWT_JWKS_COOLDOWN_SECONDS * 1000,
+    cooldownDuration: cooldownMs,
     timeoutDuration: 2000,
+    [customFetch]: fetchBackingOff(cooldownMs),
   });
   const options = {
     issuer: config.JWT_ISSUER as string,

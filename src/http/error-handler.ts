@@ -23,7 +23,7 @@ export function toReceiverError(
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return new PayloadTooLargeError(bodyLimit);
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
-      return new UnsupportedMediaTypeError(request.headers['content-type']);
+      return UnsupportedMediaTypeError.forContentType(request.headers['content-type']);
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
       return new InvalidEventError([{ path: '', message: 'the body is empty' }]);
     case 'FST_ERR_CTP_INVALID_JSON_BODY':
@@ -56,6 +56,9 @@ export function createErrorHandler(bodyLimit: number) {
     if (known.retryAfterSeconds !== undefined) reply.header('retry-after', String(known.retryAfterSeconds));
     if (known instanceof UnauthorizedError && known.wwwAuthenticate) {
       reply.header('www-authenticate', known.wwwAuthenticate);
+    }
+    if (known instanceof UnsupportedMediaTypeError && known.acceptEncoding) {
+      reply.header('accept-encoding', known.acceptEncoding);
     }
     return reply.code(known.statusCode).send(known.toBody());
   };

@@ -3,7 +3,7 @@ import { RejectedDownstreamError } from '../core/errors.js';
 import type { Sink } from './types.js';
 
 /**
- * SINK=http: forwards the event to SINK_HTTP_URL with `Idempotency-Key: <dedup key>`, so the downstream can
+ * SINK=http: forwards the event, byte for byte as it was received, to SINK_HTTP_URL with `Idempotency-Key: <dedup key>`, so the downstream can
  * close the one gap no receiver can: a crash after the downstream's 2xx and before our completion write, after
  * which a retry forwards the event again with the same key.
  * https://datatracker.ietf.org/doc/draft-ietf-httpapi-idempotency-key-header/
@@ -44,7 +44,7 @@ export function createHttpSink(options: HttpSinkOptions): Sink {
 
   return {
     name: 'http',
-    async handle(event, context) {
+    async handle(_event, context) {
       let response: Awaited<ReturnType<Pool['request']>>;
       try {
         response = await pool.request({
@@ -56,7 +56,8 @@ export function createHttpSink(options: HttpSinkOptions): Sink {
             'idempotency-key': context.key,
             ...(context.eventId ? { 'x-eventbridge-id': context.eventId } : {}),
           },
-          body: JSON.stringify(event),
+          // The bytes as received: the downstream gets exactly what EventBridge sent.
+          body: context.rawBody,
           signal: context.signal,
         });
       } catch (error) {

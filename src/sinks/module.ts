@@ -4,8 +4,8 @@ import type { Sink, SinkContext } from './types.js';
 
 /**
  * SINK=module: an ES module of the user's exporting `handle(event, context)` (named, or on its default
- * export), and optionally `close()`. `context` carries the dedup key, the EventBridge id and an AbortSignal
- * for the deadline.
+ * export), and optionally `close()`. `event` is the parsed body; `context` carries the body exactly as it was
+ * sent (`rawBody`), the dedup key, the EventBridge id and an AbortSignal for the deadline.
  */
 type Handle = (event: Record<string, unknown>, context: SinkContext) => unknown;
 

@@ -145,7 +145,8 @@ export class RedisStreamSink implements Sink {
       'receivedAt',
       new Date(receivedAt).toISOString(),
       'event',
-      JSON.stringify(event),
+      // The body as received, never re-serialised.
+      context.rawBody,
     );
     if (typeof reply !== 'string') {
       const [value, pttl] = reply;

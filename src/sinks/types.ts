@@ -4,6 +4,13 @@ import type { Logger } from 'pino';
 export interface SinkContext {
   /** The dedup key (base64url SHA-256): pass it on as an idempotency key to whatever the sink calls. */
   key: string;
+  /**
+   * The request body exactly as it was sent (UTF-8 text that encodes back to the bytes received): what a sink
+   * writes or forwards, so that nothing it delivers is altered by a parse and re-serialisation (`1.0`, integers
+   * past 2^53, key order, white space). The parsed `event` is for reading fields. In the Lambda adapter the
+   * runtime has parsed the payload already, so this is `JSON.stringify` of what it passed.
+   */
+  rawBody: string;
   /** The EventBridge `id`, when the body is an EventBridge event. */
   eventId: string | undefined;
   /** `detail-type`, when there is one. */

@@ -60,6 +60,32 @@ describe('Lambda handler', () => {
     expect(logs.lines().some((line) => line.outcome === 'invalid')).toBe(true);
   });
 
+  it('resolves a number beyond double range as invalid, naming its path, instead of failing for ever', async () => {
+    const { handler, sink } = await lambda();
+    // What the Lambda runtime's JSON.parse makes of `1e400`.
+    const event = JSON.parse(
+      JSON.stringify(loadSample(SAMPLE_FILES[0] as string)).replace('"detail":{', '"detail":{"x":1e400,'),
+    );
+
+    const result = await handler(event);
+
+    expect(result).toEqual({
+      status: 'invalid',
+      issues: [{ path: 'detail.x', message: 'is a number beyond the range of a double (IEEE-754)' }],
+    });
+    expect(sink.handled).toHaveLength(0);
+  });
+
+  it('gives the sink the event as text, since the runtime has parsed its bytes already', async () => {
+    await redis.client().flushall();
+    const { handler, sink } = await lambda();
+    const event = loadSample(SAMPLE_FILES[0] as string);
+
+    await handler(event);
+
+    expect(sink.handled[0]?.context.rawBody).toBe(JSON.stringify(event));
+  });
+
   it('throws a retryable failure so Lambda retries', async () => {
     const own = await RedisServer.start();
     const { handler } = await lambda(own.url);

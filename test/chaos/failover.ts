@@ -2,11 +2,11 @@ import { randomUUID } from 'node:crypto';
 import { Cluster, Redis } from 'ioredis';
 import { keySlot } from '../helpers/crc16.js';
 import { sleep, waitFor } from '../helpers/ports.js';
-import { infoFields, RedisCluster, type RedisProcess } from '../helpers/redis-cluster.js';
+import { RedisCluster } from '../helpers/redis-cluster.js';
+import { infoFields, probeClient, type RedisProcess } from '../helpers/redis-process.js';
 import { RedisSentinel } from '../helpers/redis-sentinel.js';
-import { probeClient } from '../helpers/redis-server.js';
-import { chaosEvents, republished, uidOf } from './events.js';
-import { API_KEY, RECEIVER_SETTINGS, SIMULATOR_SETTINGS, type SizeName } from './harness.js';
+import { chaosEvents, uidOf } from './events.js';
+import { chaosSimulator, RECEIVER_SETTINGS, type SizeName } from './harness.js';
 import { SupervisedReceiver } from './receiver.js';
 import {
   analyse,
@@ -16,7 +16,6 @@ import {
   markdownRows,
   type ScenarioReport,
 } from './report.js';
-import { EventBridgeSimulator } from './simulator.js';
 
 /**
  * Failover figures (issue 8): the EventBridge simulator against two receivers (`node dist/main.js`) on a
@@ -183,18 +182,6 @@ function hostPort(item: string): { host: string; port: number } {
   return { host: item.slice(0, at), port: Number(item.slice(at + 1)) };
 }
 
-/** Writes `key` on `port` and returns how many replicas WAIT saw acknowledge it (one connection for both). */
-async function writeAndWait(port: number, key: string, replicas: number): Promise<number> {
-  const client = probeClient(port);
-  try {
-    await client.connect();
-    await client.set(key, String(Date.now()), 'PX', 1000);
-    return await client.wait(replicas, 100);
-  } finally {
-    client.disconnect();
-  }
-}
-
 class ClusterTopology implements Topology {
   readonly kind = 'cluster' as const;
 
@@ -244,10 +231,7 @@ class ClusterTopology implements Topology {
     // A restarted master reads its nodes.conf, a thawed one hears the cluster bus: its slots have a newer owner,
     // so it turns into that owner's replica.
     await waitFor(
-      async () => {
-        const info = await victim.info('replication');
-        return info.get('role') === 'slave' && info.get('master_link_status') === 'up';
-      },
+      async () => (await victim.replicatingFrom()) !== undefined,
       STEP_TIMEOUT_MS,
       `${victim.address} to rejoin as a replica`,
     );
@@ -259,7 +243,7 @@ class ClusterTopology implements Topology {
     for (const master of await this.cluster.masters()) {
       const key = await probeKeyOn(master);
       await waitFor(
-        async () => (await writeAndWait(master.port, key, 1)) >= 1,
+        async () => (await master.writeAndWait(1, 100, key)) >= 1,
         STEP_TIMEOUT_MS,
         `a replica of ${master.address} to acknowledge writes`,
       );
@@ -329,11 +313,7 @@ class SentinelTopology implements Topology {
     // Started as it was (a master, empty) or thawed (a master still, with its data): the sentinels see it back
     // and, some seconds later, turn it into a replica of the master they name then.
     await waitFor(
-      async () => {
-        const info = await victim.info('replication');
-        if (info.get('role') !== 'slave' || info.get('master_link_status') !== 'up') return false;
-        return info.get('master_port') === String((await this.sentinel.currentMaster()).port);
-      },
+      async () => (await victim.replicatingFrom()) === (await this.sentinel.currentMaster()).port,
       STEP_TIMEOUT_MS,
       `${victim.address} to rejoin as a replica of the master the sentinels name`,
     );
@@ -612,16 +592,7 @@ export async function runFailover(
     cleanup.add(() => tail.stop());
 
     const events = chaosEvents(size.events);
-    const simulator = new EventBridgeSimulator({
-      ...SIMULATOR_SETTINGS,
-      maxAgeMs: size.maxAgeMs,
-      targets: receivers.map((receiver) => `${receiver.url}/events`),
-      targetChoice: 'random',
-      headers: { 'x-api-key': API_KEY },
-      uidOf,
-      republish: republished,
-      seed,
-    });
+    const simulator = chaosSimulator(receivers, size.maxAgeMs, seed);
     cleanup.add(() => simulator.close());
     const stamped = log ? (line: string) => log(`${simulator.now()} ms ${line}`) : undefined;
 
@@ -787,7 +758,7 @@ const SHORT: FailoverSize = {
   events: 200,
   ratePerSecond: 40,
   // Longer than the other short scenarios' 30 s: after a Cluster failover the receiver's WAIT connections can
-  // keep answering 503 for up to ~30 s (see the README's failover figures), which must not end in the DLQ.
+  // keep answering 503 for up to ~30 s (see docs/scaling-out.md, Failover figures), which must not end in the DLQ.
   maxAgeMs: 60_000,
   failovers: 1,
   firstKillAtMs: 1500,

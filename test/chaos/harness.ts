@@ -81,6 +81,24 @@ export const SIMULATOR_SETTINGS = {
   republishDelayMs: [0, 1500] as const,
 };
 
+/** A simulated API destination delivering to `receivers` at random, with the chaos key and re-publications. */
+export function chaosSimulator(
+  receivers: readonly { url: string }[],
+  maxAgeMs: number,
+  seed: number,
+): EventBridgeSimulator {
+  return new EventBridgeSimulator({
+    ...SIMULATOR_SETTINGS,
+    maxAgeMs,
+    targets: receivers.map((receiver) => `${receiver.url}/events`),
+    targetChoice: 'random',
+    headers: { 'x-api-key': API_KEY },
+    uidOf,
+    republish: republished,
+    seed,
+  });
+}
+
 /** Whether the built receiver (dist/) has a feature the issue asks for. */
 export function receiverSupports(feature: Feature): boolean {
   const schema = join(REPO_ROOT, 'dist/config/schema.js');
@@ -176,16 +194,7 @@ export async function runScenario(
       spec.poison ? { poisonEvery: spec.poison.every, poisonField: POISON_FIELD } : {},
     );
     const poisonUids = new Set(events.filter((event) => isPoison(event, POISON_FIELD)).map(uidOf));
-    simulator = new EventBridgeSimulator({
-      ...SIMULATOR_SETTINGS,
-      maxAgeMs: size.maxAgeMs,
-      targets: receivers.map((receiver) => `${receiver.url}/events`),
-      targetChoice: 'random',
-      headers: { 'x-api-key': API_KEY },
-      uidOf,
-      republish: republished,
-      seed,
-    });
+    simulator = chaosSimulator(receivers, size.maxAgeMs, seed);
     const sim = simulator;
 
     const stamped = log ? { log: (line: string) => log(`${sim.now()} ms ${line}`) } : {};

@@ -31,8 +31,12 @@ beforeEach(async () => {
   await redis.client().flushall();
 });
 
-/** Appends events as the receiver's redis-stream sink does. */
-async function append(count: number, partitions = 1): Promise<string[]> {
+/** Appends events as the receiver's redis-stream sink does, each as the text `asSent` makes of it. */
+async function append(
+  count: number,
+  partitions = 1,
+  asSent: (event: Record<string, unknown>) => string = (event) => JSON.stringify(event),
+): Promise<string[]> {
   const sink = new RedisStreamSink({
     client: store.client,
     prefix: 'ebdedup:',
@@ -48,6 +52,7 @@ async function append(count: number, partitions = 1): Promise<string[]> {
       event,
       {
         key,
+        rawBody: asSent(event),
         eventId: String(event.id),
         detailType: 'd',
         signal: new AbortController().signal,
@@ -83,6 +88,27 @@ describe('ebdedup consume', () => {
     expect(lines.map((line) => line.event.id)).toEqual(ids);
     expect(lines.every((line) => line.key.startsWith('k'))).toBe(true);
     expect(await pending()).toBe(0);
+  });
+
+  it('prints the event as the text the receiver was sent, on one line, its numbers unchanged', async () => {
+    // Arrange: laid out over several lines, with numbers a parse and re-serialisation would change.
+    await append(1, 1, (event) =>
+      JSON.stringify(event, null, 2).replace(
+        '"detail": {',
+        '"detail": {\n "seq": 9007199254740993, "ratio": 1.0,',
+      ),
+    );
+    const run = captureContext(['consume', '--group', 'g', '--redis-url', redis.url, '--once']);
+
+    // Act
+    const code = await main(run.ctx);
+
+    // Assert
+    expect(code).toBe(0);
+    const lines = run.stdoutLines();
+    expect(lines).toHaveLength(1);
+    expect(lines[0]).toContain('"seq": 9007199254740993, "ratio": 1.0,');
+    expect(JSON.parse(lines[0] as string).event.detail.ratio).toBe(1);
   });
 
   it('reads every partition', async () => {

@@ -10,7 +10,8 @@ import {
 import { StoreError } from '../../src/store/types.js';
 import { findMark, via } from '../helpers/marks.js';
 import { sleep, waitFor } from '../helpers/ports.js';
-import { RedisCluster, type RedisProcess } from '../helpers/redis-cluster.js';
+import { RedisCluster } from '../helpers/redis-cluster.js';
+import type { RedisProcess } from '../helpers/redis-process.js';
 
 /**
  * The RedisStore on a real Redis Cluster (3 masters, 3 replicas, made by `redis-cli --cluster create`):

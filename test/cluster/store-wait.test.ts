@@ -232,6 +232,7 @@ describe('redis-stream sink with waitReplicas', () => {
 
   const context = (key: string): SinkContext => ({
     key,
+    rawBody: '{"n":1}',
     eventId: 'id-1',
     detailType: 'test',
     signal: new AbortController().signal,

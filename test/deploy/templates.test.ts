@@ -3,214 +3,41 @@ import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type CollectionTag, parse, parseAllDocuments, type ScalarTag } from 'yaml';
+import { parse, parseAllDocuments } from 'yaml';
 import { startScriptNodeFlags } from '../../bench/lib/receiver.js';
 import { parseConfig } from '../../src/config/index.js';
 import { envSchema } from '../../src/config/schema.js';
 import { REPO_ROOT } from '../helpers/server-process.js';
+import {
+  allowedBy,
+  CFN_LINT_INSTALLED,
+  CFN_LINT_TIMEOUT_MS,
+  cfnLint,
+  expectDeadLetterQueueOpenOnlyToRule,
+  getAtt,
+  type Json,
+  type JsonMap,
+  matches,
+  only,
+  openTemplate,
+  props,
+  references,
+  samples,
+  undefinedReferences,
+} from './cloudformation.js';
+import { SUPPORTED_NODE_LINES } from './node-lines.js';
 
 /**
  * The deployment templates under deploy/: parsed as the tools read them (CloudFormation's short-form intrinsic
  * tags included), then checked for the settings the receiver's guarantees depend on.
  */
 
-type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
-type JsonMap = { [key: string]: Json };
-
 const DEPLOY = join(REPO_ROOT, 'deploy');
 const CFN_FILE = join(DEPLOY, 'cloudformation', 'eventbridge-api-destination.yaml');
 const K8S_BASE = join(DEPLOY, 'k8s', 'base');
 const K8S_EXAMPLE = join(DEPLOY, 'k8s', 'overlays', 'example');
 
-// ---------------------------------------------------------------- CloudFormation parsing and evaluation
-
-const INTRINSICS: Record<string, string> = {
-  '!Ref': 'Ref',
-  '!Condition': 'Condition',
-  '!Sub': 'Fn::Sub',
-  '!GetAtt': 'Fn::GetAtt',
-  '!If': 'Fn::If',
-  '!Equals': 'Fn::Equals',
-  '!Not': 'Fn::Not',
-  '!And': 'Fn::And',
-  '!Or': 'Fn::Or',
-  '!Join': 'Fn::Join',
-  '!Select': 'Fn::Select',
-  '!Split': 'Fn::Split',
-  '!FindInMap': 'Fn::FindInMap',
-  '!Base64': 'Fn::Base64',
-  '!GetAZs': 'Fn::GetAZs',
-  '!ImportValue': 'Fn::ImportValue',
-  '!Cidr': 'Fn::Cidr',
-};
-
-/** Each short form as the long form CloudFormation turns it into (`!GetAtt A.B` is `Fn::GetAtt: [A, B]`). */
-const CFN_TAGS: (ScalarTag | CollectionTag)[] = Object.entries(INTRINSICS).flatMap(([tag, name]) => [
-  {
-    tag,
-    resolve: (value: string) =>
-      name === 'Fn::GetAtt'
-        ? { [name]: [value.slice(0, value.indexOf('.')), value.slice(value.indexOf('.') + 1)] }
-        : { [name]: value },
-  } satisfies ScalarTag,
-  { tag, collection: 'seq', resolve: (seq) => ({ [name]: seq.toJSON() }) } satisfies CollectionTag,
-  { tag, collection: 'map', resolve: (map) => ({ [name]: map.toJSON() }) } satisfies CollectionTag,
-]);
-
-function loadCfn(): JsonMap {
-  return parse(readFileSync(CFN_FILE, 'utf8'), { customTags: CFN_TAGS }) as JsonMap;
-}
-
-const template = loadCfn();
-const parameters = template.Parameters as Record<string, JsonMap>;
-const resources = template.Resources as Record<string, JsonMap>;
-
-const PSEUDO = new Set([
-  'AWS::AccountId',
-  'AWS::NoValue',
-  'AWS::Partition',
-  'AWS::Region',
-  'AWS::StackId',
-  'AWS::StackName',
-  'AWS::URLSuffix',
-  'AWS::NotificationARNs',
-]);
-
-const NO_VALUE = '<AWS::NoValue>';
-
-/**
- * The template as CloudFormation would see it with these parameter values (defaults for the rest): Ref to a
- * parameter, Fn::Sub over parameters, Fn::If / Fn::Equals / Fn::Not / Fn::And / Fn::Or evaluated; Ref to
- * resources and pseudo parameters and Fn::GetAtt left as they are (they exist only once deployed).
- */
-function render(values: Record<string, string> = {}): {
-  resources: Record<string, JsonMap>;
-  outputs: JsonMap;
-} {
-  const params: Record<string, string> = {};
-  for (const [name, parameter] of Object.entries(parameters)) {
-    const value = values[name] ?? (parameter.Default === undefined ? `<${name}>` : String(parameter.Default));
-    params[name] = value;
-  }
-  const conditionDefs = (template.Conditions ?? {}) as JsonMap;
-  const conditions: Record<string, boolean> = {};
-  const condition = (name: string): boolean => {
-    if (!(name in conditions)) conditions[name] = Boolean(evaluate(conditionDefs[name] as Json));
-    return conditions[name] as boolean;
-  };
-  const evaluate = (node: Json): Json => {
-    if (Array.isArray(node)) return node.map(evaluate).filter((item) => item !== NO_VALUE);
-    if (node === null || typeof node !== 'object') return node;
-    const keys = Object.keys(node);
-    if (keys.length === 1) {
-      const [key] = keys as [string];
-      const arg = node[key] as Json;
-      switch (key) {
-        case 'Ref':
-          if (arg === 'AWS::NoValue') return NO_VALUE;
-          return typeof arg === 'string' && arg in params ? (params[arg] as string) : node;
-        case 'Fn::Sub':
-          return typeof arg === 'string'
-            ? arg.replace(/\$\{([A-Za-z0-9]+)\}/g, (whole, name: string) => params[name] ?? whole)
-            : node;
-        case 'Fn::If': {
-          const [name, yes, no] = arg as [string, Json, Json];
-          return evaluate(condition(name) ? yes : no);
-        }
-        case 'Fn::Equals': {
-          const [left, right] = (arg as Json[]).map(evaluate);
-          return left === right;
-        }
-        case 'Fn::Not':
-          return !evaluate((arg as Json[])[0] as Json);
-        case 'Fn::And':
-          return (arg as Json[]).every((item) => evaluate(item) === true);
-        case 'Fn::Or':
-          return (arg as Json[]).some((item) => evaluate(item) === true);
-        case 'Condition':
-          return condition(arg as string);
-      }
-    }
-    const out: JsonMap = {};
-    for (const [key, value] of Object.entries(node)) {
-      const evaluated = evaluate(value);
-      if (evaluated !== NO_VALUE) out[key] = evaluated;
-    }
-    return out;
-  };
-  const rendered: Record<string, JsonMap> = {};
-  for (const [name, resource] of Object.entries(resources)) {
-    if (typeof resource.Condition === 'string' && !condition(resource.Condition)) continue;
-    rendered[name] = evaluate(resource) as JsonMap;
-  }
-  return { resources: rendered, outputs: evaluate(template.Outputs as Json) as JsonMap };
-}
-
-/** The one resource of `type`, by its logical id. */
-function only(rendered: Record<string, JsonMap>, type: string): [string, JsonMap] {
-  const found = Object.entries(rendered).filter(([, resource]) => resource.Type === type);
-  expect(
-    found.map(([name]) => name),
-    `resources of type ${type}`,
-  ).toHaveLength(1);
-  return found[0] as [string, JsonMap];
-}
-
-function props(resource: JsonMap): JsonMap {
-  return resource.Properties as JsonMap;
-}
-
-const getAtt = (name: string, attribute: string) => ({ 'Fn::GetAtt': [name, attribute] });
-
-function allowedBy(pattern: Json | undefined, value: string): boolean {
-  return new RegExp(String(pattern)).test(value);
-}
-
-/** EventBridge's matching for the operators the template uses: exact strings, prefix and exists. */
-function matches(pattern: JsonMap, event: JsonMap): boolean {
-  return Object.entries(pattern).every(([field, rule]) => {
-    const value = event[field];
-    if (Array.isArray(rule)) {
-      return rule.some((option) => {
-        if (option !== null && typeof option === 'object' && !Array.isArray(option)) {
-          if ('prefix' in option) return typeof value === 'string' && value.startsWith(String(option.prefix));
-          if ('exists' in option) return (value !== undefined) === option.exists;
-          throw new Error(`operator not handled by this test: ${JSON.stringify(option)}`);
-        }
-        return value === option;
-      });
-    }
-    return typeof rule === 'object' && rule !== null && typeof value === 'object' && value !== null
-      ? matches(rule as JsonMap, value as JsonMap)
-      : false;
-  });
-}
-
-/** Every `{Ref}`, `{Fn::GetAtt}`, `${Name}` in Fn::Sub, and condition name used anywhere in the template. */
-function references(node: Json, found = { refs: new Set<string>(), conditions: new Set<string>() }) {
-  if (Array.isArray(node)) for (const item of node) references(item, found);
-  else if (node !== null && typeof node === 'object') {
-    for (const [key, value] of Object.entries(node)) {
-      if (key === 'Ref' && typeof value === 'string') found.refs.add(value);
-      else if (key === 'Fn::GetAtt' && Array.isArray(value)) found.refs.add(String(value[0]));
-      else if (key === 'Fn::Sub') {
-        const text = Array.isArray(value) ? String(value[0]) : String(value);
-        for (const [, name] of text.matchAll(/\$\{([A-Za-z0-9:]+)(?:\.[A-Za-z]+)?\}/g))
-          found.refs.add(name as string);
-      } else if (key === 'Fn::If' && Array.isArray(value)) found.conditions.add(String(value[0]));
-      else if (key === 'Condition' && typeof value === 'string') found.conditions.add(value);
-      references(value, found);
-    }
-  }
-  return found;
-}
-
-function samples(): JsonMap[] {
-  const folder = join(REPO_ROOT, 'samples');
-  return readdirSync(folder)
-    .filter((name) => name.startsWith('genesys-') && name.endsWith('.json'))
-    .map((name) => JSON.parse(readFileSync(join(folder, name), 'utf8')) as JsonMap);
-}
+const { template, parameters, resources, render } = openTemplate(CFN_FILE);
 
 const BUS = 'aws.partner/genesys.com/cloud/23faea37-1117-4c0a-88a2-572c46780b03/quickstart-test';
 const SECRET = 'arn:aws:secretsmanager:us-east-1:123456789012:secret:ebdedup/api-key-AbCdEf';
@@ -236,13 +63,8 @@ describe('CloudFormation: eventbridge-api-destination.yaml', () => {
   });
 
   it('refers only to parameters, resources, pseudo parameters and conditions that exist', () => {
-    const { refs, conditions } = references(template);
-    const known = new Set([...Object.keys(parameters), ...Object.keys(resources), ...PSEUDO]);
-    const defined = new Set(Object.keys((template.Conditions ?? {}) as JsonMap));
-
-    expect([...refs].filter((name) => !known.has(name))).toEqual([]);
-    expect([...conditions].filter((name) => !defined.has(name))).toEqual([]);
-    expect(refs.has('ApiKeySecretArn')).toBe(true);
+    expect(undefinedReferences(template)).toEqual({ refs: [], conditions: [] });
+    expect(references(template).refs.has('ApiKeySecretArn')).toBe(true);
   });
 
   it('takes the API key from Secrets Manager by dynamic reference, in the header the receiver reads', () => {
@@ -346,21 +168,7 @@ describe('CloudFormation: eventbridge-api-destination.yaml', () => {
   });
 
   it('lets only this rule send to the dead-letter queue', () => {
-    const rendered = render();
-    const [queueName] = only(rendered.resources, 'AWS::SQS::Queue');
-    const [ruleName] = only(rendered.resources, 'AWS::Events::Rule');
-    const policy = props(only(rendered.resources, 'AWS::SQS::QueuePolicy')[1]);
-    const statements = (policy.PolicyDocument as JsonMap).Statement as JsonMap[];
-
-    expect(policy.Queues).toEqual([{ Ref: queueName }]);
-    expect(statements).toHaveLength(1);
-    expect(statements[0]).toMatchObject({
-      Effect: 'Allow',
-      Principal: { Service: 'events.amazonaws.com' },
-      Action: 'sqs:SendMessage',
-      Resource: getAtt(queueName, 'Arn'),
-      Condition: { ArnEquals: { 'aws:SourceArn': getAtt(ruleName, 'Arn') } },
-    });
+    expectDeadLetterQueueOpenOnlyToRule(render().resources);
   });
 
   it('gives the rule a role that may invoke this API destination and nothing else', () => {
@@ -412,11 +220,8 @@ describe('CloudFormation: eventbridge-api-destination.yaml', () => {
     expect(outputs).not.toContain('ApiKeySecret');
   });
 
-  it.skipIf(spawnSync('cfn-lint', ['--version']).status !== 0)('passes cfn-lint', () => {
-    const run = spawnSync('cfn-lint', [CFN_FILE], { encoding: 'utf8' });
-
-    expect(run.stdout + run.stderr).toBe('');
-    expect(run.status).toBe(0);
+  it.skipIf(!CFN_LINT_INSTALLED)('passes cfn-lint', { timeout: CFN_LINT_TIMEOUT_MS }, () => {
+    expect(cfnLint(CFN_FILE)).toEqual({ output: '', status: 0 });
   });
 });
 
@@ -637,8 +442,25 @@ it('keeps real secrets files out of the repository (only secrets.env.example is 
 });
 
 describe('Dockerfile', () => {
+  const dockerfile = readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8');
+
+  it('builds and runs on a supported Node.js LTS line, while package.json still accepts Node 20.18.1', () => {
+    const bases = [...dockerfile.matchAll(/^FROM (\S+)/gm)].map(([, image]) => image);
+    const packageJson = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as {
+      engines: { node: string };
+    };
+
+    expect(bases).toHaveLength(2);
+    for (const image of bases) {
+      const line = /^node:(\d+)-bookworm-slim$/.exec(image ?? '');
+      expect(line, image).not.toBeNull();
+      expect(SUPPORTED_NODE_LINES, image).toContain(Number(line?.[1]));
+    }
+    expect(new Set(bases).size).toBe(1);
+    expect(packageJson.engines.node).toBe('>=20.18.1');
+  });
+
   it('starts node with the flags of `npm start`, as PID 1 and without npm', () => {
-    const dockerfile = readFileSync(join(REPO_ROOT, 'Dockerfile'), 'utf8');
     const cmd = dockerfile
       .split('\n')
       .filter((line) => line.startsWith('CMD '))

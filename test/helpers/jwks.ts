@@ -25,6 +25,8 @@ export async function signingKey(kid: string, alg: 'RS256' | 'ES256' = 'RS256'):
 export class JwksServer {
   keys: SigningKey[] = [];
   fetches = 0;
+  /** While set, every fetch is answered with this status (an identity provider failing). */
+  failWith: number | undefined;
   private constructor(private readonly server: Server) {}
 
   static async start(keys: SigningKey[]): Promise<JwksServer> {
@@ -35,6 +37,10 @@ export class JwksServer {
         return;
       }
       self.fetches += 1;
+      if (self.failWith !== undefined) {
+        response.writeHead(self.failWith).end();
+        return;
+      }
       response
         .writeHead(200, { 'content-type': 'application/json' })
         .end(JSON.stringify({ keys: self.keys.map((key) => key.jwk) }));

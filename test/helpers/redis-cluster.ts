@@ -1,168 +1,12 @@
-import { type ChildProcess, execFile, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { freePort, waitFor } from './ports.js';
-import { probeClient, serverArgs } from './redis-server.js';
+import { infoFields, RedisProcess } from './redis-process.js';
 
 const run = promisify(execFile);
-
-/** Every redis-server this module starts, so a crashed test file still leaves none behind. */
-const live = new Set<ChildProcess>();
-process.once('exit', () => {
-  for (const child of live) child.kill('SIGKILL');
-});
-
-/** One short-lived connection for a single command; never retries, never queues. */
-export async function redisCommand(
-  port: number,
-  command: string,
-  ...args: (string | number)[]
-): Promise<unknown> {
-  const probe = probeClient(port);
-  try {
-    await probe.connect();
-    return await probe.call(command, ...args);
-  } finally {
-    probe.disconnect();
-  }
-}
-
-/** `INFO`-style text (`key:value` lines) as a map. */
-export function infoFields(text: string): Map<string, string> {
-  const fields = new Map<string, string>();
-  for (const line of text.split(/\r?\n/)) {
-    const colon = line.indexOf(':');
-    if (colon > 0 && !line.startsWith('#')) fields.set(line.slice(0, colon), line.slice(colon + 1).trim());
-  }
-  return fields;
-}
-
-/**
- * One redis-server process on a free loopback port with the given extra arguments, in its own temporary
- * directory (which survives a restart, so a cluster node keeps its nodes.conf). Kill, freeze, restart.
- */
-export class RedisProcess {
-  private child: ChildProcess | undefined;
-
-  constructor(
-    readonly port: number,
-    private readonly dir: string,
-    private readonly extraArgs: readonly string[],
-    /** The whole argument list instead of the server defaults (Sentinel). */
-    private readonly ownArgs?: readonly string[],
-  ) {
-    mkdirSync(dir, { recursive: true });
-  }
-
-  static async start(extraArgs: readonly string[] = [], dir?: string): Promise<RedisProcess> {
-    const port = await freePort();
-    const node = new RedisProcess(port, dir ?? mkdtempSync(join(tmpdir(), 'ebdedup-node-')), extraArgs);
-    await node.startProcess();
-    return node;
-  }
-
-  /**
-   * A Sentinel: `redis-server sentinel.conf --sentinel` with `config` (the `sentinel …` lines) written once
-   * into its directory, which Sentinel then rewrites as it learns the replicas, its peers and failovers.
-   */
-  static async startSentinel(config: readonly string[], dir?: string): Promise<RedisProcess> {
-    const port = await freePort();
-    const home = dir ?? mkdtempSync(join(tmpdir(), 'ebdedup-sentinel-'));
-    mkdirSync(home, { recursive: true });
-    const file = join(home, 'sentinel.conf');
-    const lines = [
-      `port ${port}`,
-      'bind 127.0.0.1',
-      'daemonize no',
-      `dir ${home}`,
-      `logfile ${join(home, 'sentinel.log')}`,
-      ...config,
-    ];
-    writeFileSync(file, `${lines.join('\n')}\n`);
-    const node = new RedisProcess(port, home, [], [file, '--sentinel']);
-    await node.startProcess();
-    return node;
-  }
-
-  get running(): boolean {
-    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
-  }
-
-  get address(): string {
-    return `127.0.0.1:${this.port}`;
-  }
-
-  async startProcess(): Promise<void> {
-    const args = this.ownArgs ?? [
-      ...serverArgs(this.port, this.dir, false),
-      '--logfile',
-      join(this.dir, 'redis.log'),
-      // A replica's full sync starts at once instead of after the default 5 s (diskless) delay.
-      '--repl-diskless-sync-delay',
-      '0',
-      ...this.extraArgs,
-    ];
-    const child = spawn('redis-server', args, { stdio: 'ignore' });
-    live.add(child);
-    child.once('exit', () => live.delete(child));
-    this.child = child;
-    await waitFor(
-      async () => (await redisCommand(this.port, 'PING')) === 'PONG',
-      10_000,
-      `redis on ${this.port}`,
-    );
-  }
-
-  /** SIGKILL: nothing is flushed, the peers see the node vanish. */
-  async kill(): Promise<void> {
-    const child = this.child;
-    if (!child || !this.running) return;
-    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-    child.kill('SIGCONT');
-    child.kill('SIGKILL');
-    await exited;
-  }
-
-  async restart(): Promise<void> {
-    await this.kill();
-    await this.startProcess();
-  }
-
-  freeze(): void {
-    if (this.running) this.child?.kill('SIGSTOP');
-  }
-
-  thaw(): void {
-    if (this.running) this.child?.kill('SIGCONT');
-  }
-
-  command(command: string, ...args: (string | number)[]): Promise<unknown> {
-    return redisCommand(this.port, command, ...args);
-  }
-
-  /** Writes a short-lived probe key and returns how many replicas WAIT saw acknowledge it. */
-  async writeAndWait(replicas: number, timeoutMs: number): Promise<number> {
-    const probe = probeClient(this.port, timeoutMs + 2000);
-    try {
-      await probe.connect();
-      await probe.set('ebdedup-test:sync-probe', String(Date.now()), 'PX', 1000);
-      return await probe.wait(replicas, timeoutMs);
-    } finally {
-      probe.disconnect();
-    }
-  }
-
-  async info(section: string): Promise<Map<string, string>> {
-    return infoFields(String(await this.command('INFO', section)));
-  }
-
-  async close(): Promise<void> {
-    await this.kill();
-    rmSync(this.dir, { recursive: true, force: true });
-  }
-}
 
 export interface RedisClusterOptions {
   /** cluster-node-timeout: how long a silent master takes to be failed over. */
@@ -185,7 +29,7 @@ export class RedisCluster {
       for (let index = 0; index < 6; index += 1) {
         // The cluster bus port is chosen too (default port + 10000 may be taken or above 65535).
         const busPort = await freePort();
-        const node = await RedisProcess.start(
+        const node = await RedisProcess.startNode(
           [
             '--cluster-enabled',
             'yes',
@@ -307,10 +151,7 @@ export class RedisCluster {
   async restart(node: RedisProcess, timeoutMs = 15_000): Promise<void> {
     await node.startProcess();
     await waitFor(
-      async () => {
-        const info = await node.info('replication');
-        return info.get('role') === 'slave' && info.get('master_link_status') === 'up';
-      },
+      async () => (await node.replicatingFrom()) !== undefined,
       timeoutMs,
       `${node.address} to rejoin as a replica`,
     );

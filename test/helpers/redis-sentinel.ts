@@ -2,7 +2,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { waitFor } from './ports.js';
-import { RedisProcess } from './redis-cluster.js';
+import { RedisProcess } from './redis-process.js';
 
 /** A master and its replicas (`--replicaof`), each its own redis-server on loopback. */
 export class RedisReplicaSet {
@@ -14,12 +14,12 @@ export class RedisReplicaSet {
 
   static async start(replicaCount = 1): Promise<RedisReplicaSet> {
     const root = mkdtempSync(join(tmpdir(), 'ebdedup-replicas-'));
-    const master = await RedisProcess.start([], join(root, 'master'));
+    const master = await RedisProcess.startNode([], join(root, 'master'));
     const set = new RedisReplicaSet(master, [], root);
     try {
       for (let index = 0; index < replicaCount; index += 1) {
         set.replicas.push(
-          await RedisProcess.start(
+          await RedisProcess.startNode(
             ['--replicaof', '127.0.0.1', String(master.port)],
             join(root, `replica-${index}`),
           ),

@@ -183,7 +183,10 @@ describe('POST /events: the contract status table', () => {
     });
 
     expect(response.statusCode).toBe(415);
-    expect(response.json()).toEqual({ error: 'unsupported_media_type' });
+    expect(response.json()).toEqual({
+      error: 'unsupported_media_type',
+      message: "content type 'text/plain' is not JSON: send application/json",
+    });
   });
 
   it('answers 500 when the sink fails and releases the claim, so the retry processes the event', async () => {

@@ -145,7 +145,7 @@ describe('hostile bodies through the app', () => {
     expect(response.statusCode).toBe(400);
   });
 
-  it('takes invalid UTF-8 as replacement characters, never as a 5xx', async () => {
+  it('refuses bytes that are not UTF-8 with 400, never a 5xx: decoding would merge them into one key', async () => {
     const { app } = await testApp({ store: redisStore(redis.url) });
     const text = JSON.stringify(uniqueEvent());
     const at = text.indexOf('"detail":{') + '"detail":{'.length;
@@ -160,8 +160,43 @@ describe('hostile bodies through the app', () => {
 
     const answers = [await app.inject(post(withBadBytes)), await app.inject(post(badKeyBytes))];
 
-    expect(answers.map((answer) => answer.statusCode)).toEqual([200, 400]);
+    expect(answers.map((answer) => answer.statusCode)).toEqual([400, 400]);
+    expect(answers[0]?.json()).toEqual({
+      error: 'invalid_event',
+      issues: [{ path: '', message: 'the body is not valid UTF-8' }],
+    });
   });
+
+  it.each([
+    ['application/json; charset=iso-8859-1', 'iso-8859-1'],
+    ['application/json; charset="UTF-16"', 'utf-16'],
+    ['application/json;charset=windows-1252', 'windows-1252'],
+  ])('answers 415 for %s, naming the charset', async (contentType, charset) => {
+    const { app } = await testApp({ store: redisStore(redis.url) });
+
+    const response = await app.inject(
+      post(JSON.stringify(uniqueEvent()), { ...JSON_HEADERS, 'content-type': contentType }),
+    );
+
+    expect(response.statusCode).toBe(415);
+    expect(response.json()).toEqual({
+      error: 'unsupported_media_type',
+      message: `charset '${charset}' is not supported: send the body as UTF-8`,
+    });
+  });
+
+  it.each(['application/json', 'application/json; charset=utf-8', 'application/json; charset="UTF8"'])(
+    'takes %s',
+    async (contentType) => {
+      const { app } = await testApp({ store: redisStore(redis.url) });
+
+      const response = await app.inject(
+        post(JSON.stringify(uniqueEvent()), { ...JSON_HEADERS, 'content-type': contentType }),
+      );
+
+      expect(response.statusCode).toBe(200);
+    },
+  );
 });
 
 /** A raw TCP client: what it received, and whether the server closed the connection. */

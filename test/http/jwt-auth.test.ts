@@ -152,6 +152,40 @@ describe('AUTH_MODE=jwt (OAuth client-credentials connections)', () => {
     expect(jwks.fetches).toBe(2);
   });
 
+  it('holds off JWKS fetches while the identity provider fails, whatever kids the tokens name', async () => {
+    // Arrange: the provider answers 500; 100 tokens with random kids arrive, as an attacker would send them.
+    const { app, jwks } = await jwtApp([await signingKey('k1')], { JWT_JWKS_COOLDOWN_SECONDS: '30' });
+    jwks.failWith = 500;
+    const tokens = await Promise.all(
+      Array.from({ length: 100 }, async (_, index) =>
+        accessToken(await signingKey(`random-${index}`, 'ES256')),
+      ),
+    );
+
+    // Act
+    const answers = [];
+    for (const token of tokens) answers.push(await app.inject(post(token)));
+
+    // Assert
+    expect(new Set(answers.map((answer) => answer.statusCode))).toEqual(new Set([503]));
+    expect(jwks.fetches).toBeLessThanOrEqual(2);
+  });
+
+  it('fetches again once the backoff after a failure has passed, and accepts tokens when the provider is back', async () => {
+    const key = await signingKey('k1');
+    const { app, jwks } = await jwtApp([key], { JWT_JWKS_COOLDOWN_SECONDS: '30' });
+    jwks.failWith = 500;
+    const failed = await app.inject(post(await accessToken(key)));
+    const held = await app.inject(post(await accessToken(key)));
+
+    jwks.failWith = undefined;
+    await sleep(1100); // the first backoff is 1 s
+    const back = await app.inject(post(await accessToken(key)));
+
+    expect([failed.statusCode, held.statusCode, back.statusCode]).toEqual([503, 503, 200]);
+    expect(jwks.fetches).toBe(2);
+  });
+
   it('answers 503 with Retry-After, not 401, when the JWKS cannot be fetched', async () => {
     const { app } = await testApp({
       env: {

@@ -57,9 +57,10 @@ async function untilNextBucket(ttlSeconds: number): Promise<void> {
   await sleep(width - (now % width) + 20);
 }
 
-function sinkContext(key: string): SinkContext {
+function sinkContext(key: string, rawBody = '{}'): SinkContext {
   return {
     key,
+    rawBody,
     eventId: 'id-1',
     detailType: 'test',
     signal: new AbortController().signal,
@@ -120,6 +121,25 @@ describe('redis-stream sink', () => {
     });
     expect(Date.parse(record.receivedAt as string)).toBeGreaterThan(Date.now() - 10_000);
     expect(JSON.parse(record.event as string)).toEqual(event);
+  });
+
+  it('appends the body byte for byte as sent: integers past 2^53, 1.0, key order and white space survive', async () => {
+    // Arrange: text no JSON.stringify would write back, as a sender may lay it out.
+    await client.flushall();
+    const { app } = await streamApp();
+    const event = uniqueEvent();
+    const text = JSON.stringify(event, null, 2).replace(
+      '"detail": {',
+      '"detail": {\n    "seq": 9007199254740993, "ratio": 1.0, "z": 1, "a": 2,',
+    );
+
+    // Act
+    const response = await app.inject({ ...post(event), payload: text });
+    const [entry] = (await client.xrange('ebdedup:events', '-', '+')) as StreamEntry[];
+
+    // Assert
+    expect(response.json().status).toBe('processed');
+    expect(fields(entry as StreamEntry).event).toBe(text);
   });
 
   it('leaves no claim: the mark is a field of a bucket hash under the stream’s tag, kept for the TTL', async () => {

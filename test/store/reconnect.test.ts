@@ -5,7 +5,7 @@ import { RedisServer } from '../helpers/redis-server.js';
 
 /**
  * ioredis can give a connection up for good (status `end`), as its Sentinel failover detector does when the new
- * master is announced mid-reconnection (README, Failover figures). The store connects such a connection again,
+ * master is announced mid-reconnection (docs/scaling-out.md, Failover figures). The store connects such a connection again,
  * and leaves alone the ones it closed itself.
  */
 

@@ -53,6 +53,7 @@ function scriptedStore(): IdempotencyStore {
 
 const context: SinkContext = {
   key: 'key',
+  rawBody: '{}',
   eventId: undefined,
   detailType: undefined,
   signal: new AbortController().signal,

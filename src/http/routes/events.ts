@@ -2,6 +2,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ReceiverError } from '../../core/errors.js';
 import type { DedupPipeline, RequestTrace } from '../../core/pipeline.js';
 import type { Authenticator } from '../auth.js';
+import { unreadableBody } from '../json-body.js';
 
 export interface EventsRouteOptions {
   path: string;
@@ -40,6 +41,12 @@ export function registerEventsRoute(
       if (pending === undefined) done();
       else pending.then(() => done(), done);
     },
+    // After authentication, before a byte of the body is read: a body the receiver would misread is refused.
+    preParsing: (request, _reply, payload, done) => {
+      const unreadable = unreadableBody(request.headers);
+      if (unreadable === undefined) done(null, payload);
+      else done(unreadable);
+    },
     // Every answer of this route, those of the error handler and of load shedding included.
     onResponse: (request, reply, done) => {
       try {
@@ -50,7 +57,11 @@ export function registerEventsRoute(
     },
     handler: async (request) => {
       const trace = request.trace as RequestTrace;
-      const outcome = await pipeline.handle(request.body, request.headers, trace);
+      const outcome = await pipeline.handle(
+        { body: request.body, rawBody: request.rawBody ?? '' },
+        request.headers,
+        trace,
+      );
       request.outcome = outcome.status;
       return outcome;
     },

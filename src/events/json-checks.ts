@@ -1,0 +1,73 @@
+/**
+ * Checks on a parsed JSON body for what JSON.parse accepts but the receiver cannot take on: numbers beyond the
+ * range of an IEEE-754 double, and keys that secure-json-parse (Fastify's JSON parser) refuses. Each names the
+ * path of what it found, in the dotted form of a validation issue (`detail.eventBody.x`), so that the 400
+ * says where the problem is: it is deterministic bad input, and a 5xx would make EventBridge retry it for a day.
+ */
+
+/** A path as validation issues write it: keys and array indexes joined by dots; empty for the body itself. */
+function dotted(path: readonly (string | number)[]): string {
+  return path.map(String).join('.');
+}
+
+/**
+ * Visits every value of a parsed JSON body, depth first and without recursion (the HTTP route has already
+ * refused bodies nested deeper than 128 levels, the Lambda adapter likewise), until `found` says stop.
+ */
+function findPath(
+  root: unknown,
+  found: (value: unknown, key: string | number | undefined) => boolean,
+): string | undefined {
+  const stack: [unknown, (string | number)[]][] = [[root, []]];
+  while (stack.length > 0) {
+    const [value, path] = stack.pop() as [unknown, (string | number)[]];
+    if (found(value, path[path.length - 1])) return dotted(path);
+    if (typeof value !== 'object' || value === null) continue;
+    if (Array.isArray(value)) {
+      for (let index = value.length - 1; index >= 0; index--) stack.push([value[index], [...path, index]]);
+    } else {
+      const keys = Object.keys(value);
+      for (let index = keys.length - 1; index >= 0; index--) {
+        const key = keys[index] as string;
+        stack.push([(value as Record<string, unknown>)[key], [...path, key]]);
+      }
+    }
+  }
+  return undefined;
+}
+
+const isNonFinite = (value: unknown): boolean => typeof value === 'number' && !Number.isFinite(value);
+
+/**
+ * Where JSON text can hold a number that JSON.parse turns into ±Infinity: an exponent of three or more digits
+ * (`1e400`, `1E+0400`) or a run of more than 308 digits. It may also match inside a string, where it is
+ * harmless: it only decides whether the body is walked (about 1 µs), which is then exact.
+ */
+const MAY_OVERFLOW = /[eE]\+?\d{3}|\d{309}/;
+
+/**
+ * The path of the first number in `body` beyond double range (JSON.parse made it ±Infinity), or undefined.
+ * Given the body's text, walks the value only when the text could hold one. RFC 8259 section 6 leaves the
+ * range of numbers to implementations; RFC 8785 (the content digest) and I-JSON (RFC 7493) allow only doubles.
+ */
+export function findNonFiniteNumber(body: unknown, text?: string): string | undefined {
+  if (text !== undefined && !MAY_OVERFLOW.test(text)) return undefined;
+  return findPath(body, isNonFinite);
+}
+
+/**
+ * The path of the first key that secure-json-parse refuses (https://github.com/fastify/secure-json-parse):
+ * `__proto__`, or `constructor` holding an object with a `prototype` key. `body` is the same text parsed by
+ * plain JSON.parse, which makes such keys own properties, so they can be found and named.
+ */
+export function findForbiddenKey(body: unknown): string | undefined {
+  return findPath(
+    body,
+    (value, key) =>
+      key === '__proto__' ||
+      (key === 'constructor' &&
+        typeof value === 'object' &&
+        value !== null &&
+        Object.hasOwn(value, 'prototype')),
+  );
+}

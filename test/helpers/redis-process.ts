@@ -1,0 +1,229 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Redis } from 'ioredis';
+import { freePort, waitFor } from './ports.js';
+
+/**
+ * The one place tests start `redis-server`: a single server (RedisServer), the nodes of a Cluster or a replica
+ * set, and Sentinels are each a RedisProcess with their own arguments.
+ */
+
+/** Every redis-server started here, so a crashed test file still leaves none behind. */
+const live = new Set<ChildProcess>();
+process.once('exit', () => {
+  for (const child of live) child.kill('SIGKILL');
+});
+
+/**
+ * A connection to one server that fails fast (no reconnection, no retries, no offline queue), for probes and
+ * single commands; its errors are the caller's to read from the command's rejection.
+ */
+export function probeClient(port: number, commandTimeout = 2000): Redis {
+  const probe = new Redis({
+    port,
+    host: '127.0.0.1',
+    lazyConnect: true,
+    retryStrategy: () => null,
+    maxRetriesPerRequest: 0,
+    enableOfflineQueue: false,
+    connectTimeout: 1000,
+    commandTimeout,
+  });
+  probe.on('error', () => {});
+  return probe;
+}
+
+/** One short-lived connection for a single command; never retries, never queues. */
+export async function redisCommand(
+  port: number,
+  command: string,
+  ...args: (string | number)[]
+): Promise<unknown> {
+  const probe = probeClient(port);
+  try {
+    await probe.connect();
+    return await probe.call(command, ...args);
+  } finally {
+    probe.disconnect();
+  }
+}
+
+/** `INFO`-style text (`key:value` lines) as a map. */
+export function infoFields(text: string): Map<string, string> {
+  const fields = new Map<string, string>();
+  for (const line of text.split(/\r?\n/)) {
+    const colon = line.indexOf(':');
+    if (colon > 0 && !line.startsWith('#')) fields.set(line.slice(0, colon), line.slice(colon + 1).trim());
+  }
+  return fields;
+}
+
+/** The arguments of a test's own redis-server: loopback, its port, its directory, no RDB snapshots, quiet. */
+export function serverArgs(port: number, dir: string, appendOnly: boolean): string[] {
+  return [
+    '--port',
+    String(port),
+    '--bind',
+    '127.0.0.1',
+    '--save',
+    '',
+    '--appendonly',
+    appendOnly ? 'yes' : 'no',
+    '--dir',
+    dir,
+    '--daemonize',
+    'no',
+    '--loglevel',
+    'warning',
+  ];
+}
+
+/** The key a WAIT probe writes when the caller names none (any key will do outside a Cluster). */
+const SYNC_PROBE_KEY = 'ebdedup-test:sync-probe';
+
+/**
+ * One redis-server process on a loopback port, in its own directory (which survives a restart, so a cluster
+ * node keeps its nodes.conf and an append-only server its data). Stop, kill, freeze, thaw, restart, inspect.
+ */
+export class RedisProcess {
+  private child: ChildProcess | undefined;
+
+  protected constructor(
+    readonly port: number,
+    protected readonly dir: string,
+    /** The whole argument list of `redis-server`. */
+    private readonly args: readonly string[],
+  ) {
+    mkdirSync(dir, { recursive: true });
+  }
+
+  /** A Cluster or replica-set node: the server defaults, a log file, immediate replica syncs, then `extraArgs`. */
+  static async startNode(extraArgs: readonly string[] = [], dir?: string): Promise<RedisProcess> {
+    const port = await freePort();
+    const home = dir ?? mkdtempSync(join(tmpdir(), 'ebdedup-node-'));
+    const node = new RedisProcess(port, home, [
+      ...serverArgs(port, home, false),
+      '--logfile',
+      join(home, 'redis.log'),
+      // A replica's full sync starts at once instead of after the default 5 s (diskless) delay.
+      '--repl-diskless-sync-delay',
+      '0',
+      ...extraArgs,
+    ]);
+    await node.startProcess();
+    return node;
+  }
+
+  /**
+   * A Sentinel: `redis-server sentinel.conf --sentinel` with `config` (the `sentinel …` lines) written once
+   * into its directory, which Sentinel then rewrites as it learns the replicas, its peers and failovers.
+   */
+  static async startSentinel(config: readonly string[], dir?: string): Promise<RedisProcess> {
+    const port = await freePort();
+    const home = dir ?? mkdtempSync(join(tmpdir(), 'ebdedup-sentinel-'));
+    mkdirSync(home, { recursive: true });
+    const file = join(home, 'sentinel.conf');
+    const lines = [
+      `port ${port}`,
+      'bind 127.0.0.1',
+      'daemonize no',
+      `dir ${home}`,
+      `logfile ${join(home, 'sentinel.log')}`,
+      ...config,
+    ];
+    writeFileSync(file, `${lines.join('\n')}\n`);
+    const node = new RedisProcess(port, home, [file, '--sentinel']);
+    await node.startProcess();
+    return node;
+  }
+
+  get running(): boolean {
+    return this.child !== undefined && this.child.exitCode === null && this.child.signalCode === null;
+  }
+
+  get pid(): number | undefined {
+    return this.child?.pid;
+  }
+
+  get address(): string {
+    return `127.0.0.1:${this.port}`;
+  }
+
+  /** Starts the process (again, after a stop) and waits until it answers PING. */
+  async startProcess(): Promise<void> {
+    const child = spawn('redis-server', this.args, { stdio: 'ignore' });
+    live.add(child);
+    child.once('exit', () => live.delete(child));
+    this.child = child;
+    await waitFor(
+      async () => (await redisCommand(this.port, 'PING')) === 'PONG',
+      10_000,
+      `redis-server on port ${this.port}`,
+    );
+  }
+
+  /** Stops the process (SIGKILL by default: nothing flushed beyond what append-only already wrote). */
+  async stop(signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    const child = this.child;
+    if (!child || !this.running) return;
+    const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+    child.kill('SIGCONT');
+    child.kill(signal);
+    await exited;
+  }
+
+  /** SIGKILL: nothing is flushed, the peers see the node vanish. */
+  kill(): Promise<void> {
+    return this.stop('SIGKILL');
+  }
+
+  async restart(): Promise<void> {
+    await this.kill();
+    await this.startProcess();
+  }
+
+  freeze(): void {
+    if (this.running) this.child?.kill('SIGSTOP');
+  }
+
+  thaw(): void {
+    if (this.running) this.child?.kill('SIGCONT');
+  }
+
+  command(command: string, ...args: (string | number)[]): Promise<unknown> {
+    return redisCommand(this.port, command, ...args);
+  }
+
+  /**
+   * Writes a short-lived probe key (on a Cluster node: one of its own slots) and returns how many replicas
+   * WAIT saw acknowledge it, over one connection for both.
+   */
+  async writeAndWait(replicas: number, timeoutMs: number, key = SYNC_PROBE_KEY): Promise<number> {
+    const probe = probeClient(this.port, timeoutMs + 2000);
+    try {
+      await probe.connect();
+      await probe.set(key, String(Date.now()), 'PX', 1000);
+      return await probe.wait(replicas, timeoutMs);
+    } finally {
+      probe.disconnect();
+    }
+  }
+
+  async info(section: string): Promise<Map<string, string>> {
+    return infoFields(String(await this.command('INFO', section)));
+  }
+
+  /** The port of the master this node replicates from with its link up; undefined for a master or a broken link. */
+  async replicatingFrom(): Promise<number | undefined> {
+    const info = await this.info('replication');
+    if (info.get('role') !== 'slave' || info.get('master_link_status') !== 'up') return undefined;
+    return Number(info.get('master_port'));
+  }
+
+  async close(): Promise<void> {
+    await this.kill();
+    rmSync(this.dir, { recursive: true, force: true });
+  }
+}
