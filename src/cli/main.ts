@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { CONSUME_USAGE, runConsume } from './consume.js';
 import { type CliContext, CliError, type Command, EXIT_OK, EXIT_USAGE, errorMessage, println } from './io.js';
 import { PUT_EVENTS_USAGE, runPutEvents } from './put-events.js';
+import { runRedrive } from './redrive.js';
+import { REDRIVE_USAGE } from './redrive-options.js';
 import { REPLAY_USAGE, runReplay } from './replay.js';
 
 interface CommandEntry {
@@ -27,6 +29,11 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
     run: runPutEvents,
     summary: 'send event files to an EventBridge bus (PutEvents, SigV4)',
     usage: PUT_EVENTS_USAGE,
+  },
+  redrive: {
+    run: runRedrive,
+    summary: "bring events back from a target's SQS dead-letter queue, deleting each after a 2xx",
+    usage: REDRIVE_USAGE,
   },
 };
 

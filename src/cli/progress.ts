@@ -28,8 +28,9 @@ export class ProgressBar {
     this.startedAt = options.now();
   }
 
-  update(done: number, note: string): void {
-    const { enabled, now, showAfterMs, intervalMs, total, width, write } = this.options;
+  /** Redraws with `done` of `total` (default: the total given at construction, for a run that learns it late). */
+  update(done: number, note: string, total: number = this.options.total): void {
+    const { enabled, now, showAfterMs, intervalMs, width, write } = this.options;
     if (!enabled || total <= 0) return;
     const t = now();
     if (t - this.startedAt < showAfterMs) return;

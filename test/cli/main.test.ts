@@ -46,7 +46,7 @@ describe('ebdedup command dispatch', () => {
 
     expect(code).toBe(2);
     expect(run.stderr()).toBe(
-      'ebdedup: unknown command "consume-all" (commands: replay, consume, put-events; see ebdedup --help)\n',
+      'ebdedup: unknown command "consume-all" (commands: replay, consume, put-events, redrive; see ebdedup --help)\n',
     );
   });
 

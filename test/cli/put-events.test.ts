@@ -1,118 +1,23 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import type { ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runPutEvents } from '../../src/cli/put-events.js';
 import { captureContext } from './helpers/context.js';
-import {
-  closedPort,
-  type RecordedRequest,
-  type StandIn,
-  sendJson,
-  startStandIn,
-} from './helpers/http-server.js';
-import { verifySigV4 } from './helpers/sigv4-verify.js';
+import { type FakeEventBridge, startEventBridge } from './helpers/fake-eventbridge.js';
+import { closedPort, sendJson } from './helpers/http-server.js';
 
 const REPO = path.resolve(import.meta.dirname, '../..');
 const REGION = 'eu-west-1';
-const KEYS = { AKIDTEST: 'test/secret+key', AKIDPROFILE: 'profile-secret' };
 const ENV = {
   AWS_ACCESS_KEY_ID: 'AKIDTEST',
-  AWS_SECRET_ACCESS_KEY: KEYS.AKIDTEST,
+  AWS_SECRET_ACCESS_KEY: 'test/secret+key',
   AWS_SESSION_TOKEN: 'session-tok',
 };
 const FAST = ['--retry-base-ms', '1'];
 
-interface WireEntry {
-  Source: string;
-  DetailType: string;
-  Detail: string;
-  Resources?: string[];
-  Time?: number;
-  EventBusName: string;
-}
-
-function entrySizeOf(entry: WireEntry): number {
-  const bytes = (s: string) => Buffer.byteLength(s, 'utf8');
-  return (
-    (entry.Time === undefined ? 0 : 14) +
-    bytes(entry.Source) +
-    bytes(entry.DetailType) +
-    bytes(entry.Detail) +
-    (entry.Resources ?? []).reduce((sum, r) => sum + bytes(r), 0)
-  );
-}
-
-type EntryAnswer = { EventId: string } | { ErrorCode: string; ErrorMessage: string };
-
-/**
- * A stand-in for events.<region>.amazonaws.com: checks the SigV4 signature by recomputing it, the PutEvents
- * target and content type, and the batch limits, then answers each entry with `answer` (default: accepted).
- */
-async function startEventBridge(
-  answer: (entry: WireEntry, seen: number) => EntryAnswer | undefined = () => undefined,
-  /** Answers request `index` itself when it returns true (whole-request failures). */
-  intercept: (index: number, response: ServerResponse) => boolean = () => false,
-): Promise<StandIn & { problems: string[]; batches: WireEntry[][] }> {
-  const problems: string[] = [];
-  const batches: WireEntry[][] = [];
-  const seen = new Map<string, number>();
-  let nextId = 1;
-  const standIn = await startStandIn((request: RecordedRequest, response, index) => {
-    if (intercept(index, response)) return;
-    const signature = verifySigV4(request, KEYS, { region: REGION, service: 'events' });
-    if (!signature.ok) {
-      problems.push(`signature: ${signature.reason}`);
-      sendJson(response, 403, {
-        __type: 'InvalidSignatureException',
-        message: 'The request signature we calculated does not match the signature you provided.',
-      });
-      return;
-    }
-    for (const name of ['content-type', 'x-amz-target', 'content-length']) {
-      if (!signature.signedHeaders?.includes(name)) problems.push(`${name} not signed`);
-    }
-    if (request.headers['x-amz-target'] !== 'AWSEvents.PutEvents') {
-      problems.push(`target ${request.headers['x-amz-target']}`);
-      sendJson(response, 400, { __type: 'UnknownOperationException' });
-      return;
-    }
-    if (request.headers['content-type'] !== 'application/x-amz-json-1.1') {
-      problems.push(`content-type ${request.headers['content-type']}`);
-      sendJson(response, 400, { __type: 'SerializationException' });
-      return;
-    }
-    if (signature.accessKeyId === 'AKIDTEST' && request.headers['x-amz-security-token'] !== 'session-tok') {
-      problems.push('no session token');
-    }
-    const body = JSON.parse(request.body) as { Entries: WireEntry[] };
-    batches.push(body.Entries);
-    const total = body.Entries.reduce((sum, e) => sum + entrySizeOf(e), 0);
-    if (body.Entries.length < 1 || body.Entries.length > 10 || total > 256 * 1024) {
-      problems.push(`batch of ${body.Entries.length} entries, ${total} bytes`);
-      sendJson(response, 400, {
-        __type: 'ValidationException',
-        message: 'Total size of the entries in the request is over the limit.',
-      });
-      return;
-    }
-    const entries = body.Entries.map((entry) => {
-      const key = entry.Detail;
-      const count = (seen.get(key) ?? 0) + 1;
-      seen.set(key, count);
-      return answer(entry, count) ?? { EventId: `evt-${nextId++}` };
-    });
-    sendJson(response, 200, {
-      FailedEntryCount: entries.filter((e) => 'ErrorCode' in e).length,
-      Entries: entries,
-    });
-  });
-  return Object.assign(standIn, { problems, batches });
-}
-
 describe('ebdedup put-events', () => {
-  let server: (StandIn & { problems: string[]; batches: WireEntry[][] }) | undefined;
+  let server: FakeEventBridge | undefined;
   let dir: string;
 
   beforeEach(async () => {

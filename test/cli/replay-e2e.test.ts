@@ -1,67 +1,23 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runReplay } from '../../src/cli/replay.js';
 import { captureContext } from './helpers/context.js';
-import { closedPort } from './helpers/http-server.js';
+import { hasBuiltServer, type ReceiverProcess, startReceiverProcess } from './helpers/receiver-process.js';
 
 const REPO = path.resolve(import.meta.dirname, '../..');
-const SERVER = path.join(REPO, 'dist', 'main.js');
-
-async function waitForHealthy(origin: string, child: ChildProcess, output: () => string): Promise<void> {
-  const deadline = Date.now() + 15_000;
-  while (Date.now() < deadline) {
-    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}: ${output()}`);
-    try {
-      const response = await fetch(`${origin}/healthz`);
-      if (response.status === 200) return;
-    } catch {
-      // Not listening yet.
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`server not healthy within 15 s: ${output()}`);
-}
 
 // `npm test` builds first; run alone (`npx vitest run test/cli`) this needs `npm run build` to have been run.
-describe.skipIf(!existsSync(SERVER))('ebdedup replay against the built receiver (dist/main.js)', () => {
-  let child: ChildProcess | undefined;
+describe.skipIf(!hasBuiltServer)('ebdedup replay against the built receiver (dist/main.js)', () => {
+  let server: ReceiverProcess | undefined;
   let origin = '';
-  let serverOutput = '';
 
   beforeAll(async () => {
-    const port = await closedPort();
-    origin = `http://127.0.0.1:${port}`;
-    child = spawn(process.execPath, [SERVER], {
-      cwd: REPO,
-      env: {
-        PATH: process.env.PATH,
-        PORT: String(port),
-        HOST: '127.0.0.1',
-        STORE: 'memory',
-        API_KEYS: 'test-key',
-        LOG_LEVEL: 'warn',
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    child.stdout?.on('data', (chunk: Buffer) => {
-      serverOutput += chunk.toString();
-    });
-    child.stderr?.on('data', (chunk: Buffer) => {
-      serverOutput += chunk.toString();
-    });
-    await waitForHealthy(origin, child, () => serverOutput);
+    server = await startReceiverProcess('test-key');
+    origin = server.origin;
   });
 
   afterAll(async () => {
-    if (child && child.exitCode === null) {
-      const exited = new Promise((resolve) => child?.once('exit', resolve));
-      child.kill('SIGTERM');
-      const timer = setTimeout(() => child?.kill('SIGKILL'), 5000);
-      await exited;
-      clearTimeout(timer);
-    }
+    await server?.stop();
   });
 
   it('processes each distinct sample once and answers every other delivery duplicate', async () => {

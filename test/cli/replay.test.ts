@@ -5,7 +5,14 @@ import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { runReplay } from '../../src/cli/replay.js';
 import { captureContext } from './helpers/context.js';
-import { closedPort, type Handler, type StandIn, sendJson, startStandIn } from './helpers/http-server.js';
+import {
+  apiDestinationHeadersOf,
+  closedPort,
+  type Handler,
+  type StandIn,
+  sendJson,
+  startStandIn,
+} from './helpers/http-server.js';
 
 const REPO = path.resolve(import.meta.dirname, '../..');
 const FAST = ['--retry-base-ms', '1'];
@@ -92,11 +99,13 @@ describe('ebdedup replay', () => {
     expect(code).toBe(0);
     expect(server.requests).toHaveLength(10);
     for (const request of server.requests) {
-      expect(request.method).toBe('POST');
-      expect(request.url).toBe('/events');
-      expect(request.headers['user-agent']).toBe('Amazon/EventBridge/ApiDestinations');
-      expect(request.headers['content-type']).toBe('application/json; charset=utf-8');
-      expect(request.headers['x-api-key']).toBe('k-123');
+      expect(apiDestinationHeadersOf(request)).toEqual({
+        method: 'POST',
+        url: '/events',
+        'user-agent': 'Amazon/EventBridge/ApiDestinations',
+        'content-type': 'application/json; charset=utf-8',
+        'x-api-key': 'k-123',
+      });
       expect(() => JSON.parse(request.body)).not.toThrow();
     }
     const summary = JSON.parse(run.stdout());

@@ -78,3 +78,18 @@ export async function closedPort(): Promise<number> {
   await new Promise<void>((resolve) => server.close(() => resolve()));
   return port;
 }
+
+/** What every request of an EventBridge API destination carries (replay and redrive post the same way). */
+export function apiDestinationHeadersOf(request: RecordedRequest): Record<string, string | undefined> {
+  const header = (name: string) => {
+    const value = request.headers[name];
+    return Array.isArray(value) ? value.join(',') : value;
+  };
+  return {
+    method: request.method,
+    url: request.url,
+    'user-agent': header('user-agent'),
+    'content-type': header('content-type'),
+    'x-api-key': header('x-api-key'),
+  };
+}

@@ -1,5 +1,5 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 
 /**
  * An independent AWS Signature Version 4 check, written from the spec (canonical request → string to sign →
@@ -119,4 +119,28 @@ export function verifySigV4(
     return { ok: false, reason: 'signature does not match', accessKeyId, region, service, signedHeaders };
   }
   return { ok: true, accessKeyId, region, service, signedHeaders };
+}
+
+/**
+ * A fake AWS service's first step: verifies the request's signature; on a mismatch notes it in `problems`,
+ * answers `status` with the service's error `type` and returns undefined.
+ */
+export function checkSignature(
+  request: { method: string; url: string; headers: IncomingHttpHeaders; body: string },
+  response: ServerResponse,
+  problems: string[],
+  secrets: Readonly<Record<string, string>>,
+  expected: { region: string; service: string; status: number; type: string },
+): SigV4Check | undefined {
+  const signature = verifySigV4(request, secrets, expected);
+  if (signature.ok) return signature;
+  problems.push(`signature: ${signature.reason}`);
+  response.writeHead(expected.status, { 'content-type': 'application/json' });
+  response.end(
+    JSON.stringify({
+      __type: expected.type,
+      message: 'The request signature we calculated does not match the signature you provided.',
+    }),
+  );
+  return undefined;
 }

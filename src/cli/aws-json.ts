@@ -1,0 +1,119 @@
+import { type Agent, request } from 'undici';
+import type { AwsCredentials } from './credentials.js';
+import { errorMessage, type ResolvedContext, redactUrl } from './io.js';
+import { parseRetryAfter } from './retry.js';
+import { signRequest } from './sigv4.js';
+
+/**
+ * One call to an AWS service over its JSON protocol (EventBridge `application/x-amz-json-1.1`, SQS
+ * `application/x-amz-json-1.0`): a POST to the endpoint's `/`, the operation in `X-Amz-Target`, signed with
+ * SigV4. Errors come back as a 4xx/5xx whose body names the type in `__type` (maybe `namespace#Type`) or in the
+ * `x-amzn-errortype` header.
+ * (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-json-faqs.html)
+ */
+
+export interface AwsService {
+  endpoint: URL;
+  region: string;
+  /** The SigV4 signing name: `events`, `sqs`. */
+  signingName: string;
+  contentType: string;
+  credentials: AwsCredentials;
+  timeoutMs: number;
+}
+
+export type AwsJsonAnswer =
+  | { kind: 'ok'; status: number; json: Record<string, unknown>; text: string }
+  | { kind: 'error'; retryable: boolean; message: string; type?: string; retryAfterMs?: number };
+
+/** Error codes worth sending again (throttling, internal errors); anything else (AccessDenied…) is final. */
+export function isRetryableAwsError(code: string): boolean {
+  return /throttl|internal|unavailable|timeout/i.test(code);
+}
+
+/** The AWS JSON error type: `__type` (maybe `ns#Type`) or the `x-amzn-errortype` header. */
+function awsErrorType(
+  json: Record<string, unknown>,
+  header: string | string[] | undefined,
+): string | undefined {
+  const raw = typeof json.__type === 'string' ? json.__type : Array.isArray(header) ? header[0] : header;
+  if (raw === undefined || raw === '') return undefined;
+  const afterHash = raw.slice(raw.lastIndexOf('#') + 1);
+  return afterHash.split(':')[0];
+}
+
+function parseObject(text: string): Record<string, unknown> {
+  try {
+    const parsed: unknown = JSON.parse(text);
+    if (typeof parsed === 'object' && parsed !== null && !Array.isArray(parsed)) {
+      return parsed as Record<string, unknown>;
+    }
+  } catch {
+    // Not JSON: described by status.
+  }
+  return {};
+}
+
+/** Sends one signed `target` call; never throws (a network failure is a retryable error answer). */
+export async function callAwsJson(
+  dispatcher: Agent,
+  service: AwsService,
+  target: string,
+  payload: unknown,
+  ctx: ResolvedContext,
+): Promise<AwsJsonAnswer> {
+  const body = JSON.stringify(payload);
+  const headers = signRequest({
+    url: service.endpoint,
+    method: 'POST',
+    service: service.signingName,
+    region: service.region,
+    headers: { 'Content-Type': service.contentType, 'X-Amz-Target': target },
+    body,
+    credentials: service.credentials,
+    date: ctx.clock(),
+  });
+  const where = redactUrl(service.endpoint);
+  let status: number;
+  let text: string;
+  let responseHeaders: Record<string, string | string[] | undefined>;
+  try {
+    const response = await request(service.endpoint, {
+      dispatcher,
+      method: 'POST',
+      headers,
+      body,
+      signal: AbortSignal.timeout(service.timeoutMs),
+    });
+    status = response.statusCode;
+    responseHeaders = response.headers;
+    text = await response.body.text();
+  } catch (error) {
+    const name = error instanceof Error ? error.name : '';
+    const message =
+      name === 'TimeoutError' || name === 'AbortError'
+        ? `no answer from ${where} within ${service.timeoutMs}ms`
+        : `cannot reach ${where}: ${errorMessage(error)}`;
+    return { kind: 'error', retryable: true, message };
+  }
+  const json = parseObject(text);
+  if (status >= 200 && status <= 299) return { kind: 'ok', status, json, text };
+  const type = awsErrorType(json, responseHeaders['x-amzn-errortype']);
+  const awsMessage =
+    typeof json.message === 'string'
+      ? json.message
+      : typeof json.Message === 'string'
+        ? json.Message
+        : undefined;
+  const retryable = status >= 500 || status === 429 || (type !== undefined && isRetryableAwsError(type));
+  const described = [type, awsMessage].filter((part) => part !== undefined).join(': ') || text.slice(0, 200);
+  const answer: AwsJsonAnswer = {
+    kind: 'error',
+    retryable,
+    message: `${where} answered ${status}${described ? ` ${described}` : ''}`,
+  };
+  if (type !== undefined) answer.type = type;
+  const retryAfterMs = parseRetryAfter(responseHeaders['retry-after'], ctx.clock().getTime());
+  if (retryAfterMs !== undefined) answer.retryAfterMs = retryAfterMs;
+  return answer;
+}

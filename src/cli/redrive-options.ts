@@ -1,0 +1,215 @@
+import path from 'node:path';
+import { flagOption, intOption, type OptionSpec, parseCommandArgs, stringOption } from './args.js';
+import { resolveAuth } from './auth.js';
+import type { AwsService } from './aws-json.js';
+import {
+  CREDENTIALS_USAGE,
+  commandCredentials,
+  commandRegion,
+  eventsService,
+  serviceEndpoint,
+  sourceOption,
+  sourceUsage,
+} from './aws-options.js';
+import { DELIVERY_OPTIONS, deliveryFlags, deliveryOptionsUsage, httpUrl } from './command-options.js';
+import { apiDestinationHeaders, DEFAULT_TIMEOUT_MS, parseReceiverUrl, type Receiver } from './delivery.js';
+import { CliError, type ResolvedContext } from './io.js';
+import { DEFAULT_PUT_TIMEOUT_MS } from './put-events-send.js';
+import { RECEIVER_OPTIONS } from './replay.js';
+import type { RetryPolicy } from './retry.js';
+import { queueUrlRegion, SQS_MAX_VISIBILITY_SECONDS, SQS_MAX_WAIT_SECONDS, sqsService } from './sqs.js';
+
+/** `ebdedup redrive`'s usage and options: the queue, where the events go, and how a run goes. */
+
+export const DEFAULT_REDRIVE_CONCURRENCY = 4;
+/** Long enough for one message's every attempt (5 s time-out, backoff, a capped Retry-After) and its delete. */
+export const DEFAULT_VISIBILITY_SECONDS = 300;
+/** --dry-run hides what it lists for a shorter time, so a real run can follow soon. */
+export const DRY_RUN_VISIBILITY_SECONDS = 30;
+export const DEFAULT_WAIT_SECONDS = 5;
+
+const common = deliveryOptionsUsage(
+  26,
+  DEFAULT_TIMEOUT_MS,
+  ` posting, ${DEFAULT_PUT_TIMEOUT_MS} for AWS calls`,
+);
+
+export const REDRIVE_USAGE = `Usage: ebdedup redrive --queue-url URL (--url RECEIVER_URL | --to-bus NAME) [options]
+
+Brings events back from an EventBridge target's SQS dead-letter queue. Each message is read with
+ReceiveMessage (long polling, hidden from other readers for --visibility-timeout), posted to the receiver
+the way an API destination does (the bytes as they are, retried like replay), and deleted only after a
+2xx answer (processed or duplicate). Because the receiver dedups, what did get through before is answered
+duplicate and the rest is processed once; a run that stops part-way can simply be run again.
+
+Options:
+  --queue-url URL         the dead-letter queue's URL (aws sqs get-queue-url) (required)
+  --url URL               receiver endpoint, e.g. https://receiver.example.com/events
+  --api-key KEY           send KEY in the API key header        (env EBDEDUP_API_KEY)
+  --api-key-header NAME   header for --api-key, default x-api-key (env EBDEDUP_API_KEY_HEADER)
+  --basic USER:PASSWORD   HTTP basic auth                         (env EBDEDUP_BASIC)
+  --bearer TOKEN          Authorization: Bearer TOKEN             (env EBDEDUP_BEARER)
+  --to-bus NAME           instead of --url: put the events on this event bus again (PutEvents), for a
+                          receiver behind the bus; deleted once PutEvents accepted them
+${sourceUsage(26)}
+  --region R              AWS region (default: the queue URL's, then AWS_REGION, AWS_DEFAULT_REGION)
+  --endpoint-url URL      SQS endpoint, e.g. http://localhost:4566 or a VPC endpoint (default
+                          AWS_ENDPOINT_URL_SQS, AWS_ENDPOINT_URL, then https://sqs.REGION.amazonaws.com/);
+                          --to-bus uses AWS_ENDPOINT_URL_EVENTBRIDGE, AWS_ENDPOINT_URL or the region's
+  --dry-run               list the messages (by error code) without posting or deleting anything
+  --max N                 handle at most N messages, then stop
+  --concurrency C         deliveries in flight at once (default ${DEFAULT_REDRIVE_CONCURRENCY})
+  --delete-rejected       a message the receiver answers with a final 4xx is written to --rejected-file,
+                          then deleted (default: left in the queue)
+  --rejected-file PATH    JSON lines file the rejected messages are appended to (with --delete-rejected)
+${common.options}
+
+Advanced:
+  --visibility-timeout S  seconds a received message stays hidden (default ${DEFAULT_VISIBILITY_SECONDS}, ${DRY_RUN_VISIBILITY_SECONDS} with --dry-run)
+  --wait-seconds S        ReceiveMessage long polling, 0 to ${SQS_MAX_WAIT_SECONDS} (default ${DEFAULT_WAIT_SECONDS}); an empty answer ends the run
+${common.advanced}
+
+${CREDENTIALS_USAGE}
+
+A record written by a Custom Event Bus subscriber names its failed events by id but does not hold them:
+it is listed and left in the queue (replay the bus's retained events to a subscriber instead).
+
+Exit codes: 0 every message received was delivered and deleted (or --dry-run); 1 something is left in the
+queue that should have gone (a 4xx, retries exhausted, a failed delete, a record without events) or the
+queue could not be read; 2 bad arguments or a missing setting (region, credentials).`;
+
+const OPTIONS: OptionSpec = {
+  ...RECEIVER_OPTIONS,
+  ...DELIVERY_OPTIONS,
+  'queue-url': { type: 'string' },
+  'to-bus': { type: 'string' },
+  source: { type: 'string' },
+  region: { type: 'string' },
+  'endpoint-url': { type: 'string' },
+  'dry-run': { type: 'boolean' },
+  max: { type: 'string' },
+  'delete-rejected': { type: 'boolean' },
+  'rejected-file': { type: 'string' },
+  'visibility-timeout': { type: 'string' },
+  'wait-seconds': { type: 'string' },
+};
+
+/** Where the events go: the receiver (as an API destination), or an event bus (PutEvents). */
+export type Destination =
+  | { kind: 'receiver'; receiver: Receiver }
+  | { kind: 'bus'; bus: string; source: string; service: AwsService };
+
+export interface RedriveOptions {
+  queueUrl: URL;
+  sqs: AwsService;
+  destination: Destination;
+  dryRun: boolean;
+  max: number;
+  concurrency: number;
+  /** Absolute path of --rejected-file when --delete-rejected is given. */
+  rejectedFile?: string;
+  visibilityTimeout: number;
+  waitSeconds: number;
+  quiet: boolean;
+  json: boolean;
+  policy: RetryPolicy;
+  awsTimeoutMs: number;
+}
+
+export async function parseRedriveOptions(ctx: ResolvedContext): Promise<RedriveOptions | 'help'> {
+  const { values, positionals } = parseCommandArgs('redrive', ctx.argv, OPTIONS);
+  if (flagOption(values, 'help')) return 'help';
+  if (positionals.length > 0) {
+    throw new CliError(
+      `ebdedup redrive: unexpected argument "${positionals[0]}" (see ebdedup redrive --help)`,
+    );
+  }
+  const rawQueueUrl = stringOption(values, 'queue-url');
+  if (rawQueueUrl === undefined) {
+    throw new CliError('ebdedup redrive: --queue-url is required (see ebdedup redrive --help)');
+  }
+  const queueUrl = httpUrl('redrive', '--queue-url', rawQueueUrl);
+  const bus = stringOption(values, 'to-bus')?.trim();
+  const hasUrl = stringOption(values, 'url') !== undefined;
+  if (hasUrl === (bus !== undefined)) {
+    throw new CliError('ebdedup redrive: give either --url (the receiver) or --to-bus (an event bus)');
+  }
+  if (bus === '') throw new CliError('ebdedup redrive: --to-bus is empty');
+  const deleteRejected = flagOption(values, 'delete-rejected');
+  const rejectedFile = stringOption(values, 'rejected-file');
+  if (deleteRejected && (rejectedFile === undefined || rejectedFile === '')) {
+    throw new CliError(
+      'ebdedup redrive: --delete-rejected needs --rejected-file, where the rejected events are kept',
+    );
+  }
+  if (deleteRejected && bus !== undefined) {
+    throw new CliError('ebdedup redrive: --delete-rejected applies to --url (a receiver answering 4xx)');
+  }
+  const dryRun = flagOption(values, 'dry-run');
+  const flags = deliveryFlags('redrive', values, DEFAULT_TIMEOUT_MS);
+  const awsTimeoutMs =
+    stringOption(values, 'timeout-ms') === undefined ? DEFAULT_PUT_TIMEOUT_MS : flags.timeoutMs;
+  const region = commandRegion('redrive', stringOption(values, 'region'), queueUrlRegion(queueUrl), ctx.env);
+  const flag = { name: '--endpoint-url', value: stringOption(values, 'endpoint-url') };
+  const queueEndpoint = serviceEndpoint('redrive', 'sqs', flag, ctx.env, region);
+  const credentials = await commandCredentials('redrive', ctx);
+  let destination: Destination;
+  if (bus === undefined) {
+    const url = parseReceiverUrl('redrive', stringOption(values, 'url'));
+    const auth = resolveAuth('redrive', values, ctx.env);
+    destination = {
+      kind: 'receiver',
+      receiver: {
+        url,
+        headers: apiDestinationHeaders(auth.headers),
+        timeoutMs: flags.timeoutMs,
+        policy: flags.policy,
+      },
+    };
+  } else {
+    for (const name of ['api-key', 'basic', 'bearer']) {
+      if (stringOption(values, name) !== undefined) {
+        throw new CliError(
+          `ebdedup redrive: --${name} applies to --url, not --to-bus (which signs with AWS credentials)`,
+        );
+      }
+    }
+    const busEndpoint = serviceEndpoint(
+      'redrive',
+      'events',
+      { name: '--endpoint-url', value: undefined },
+      ctx.env,
+      region,
+    );
+    destination = {
+      kind: 'bus',
+      bus,
+      source: sourceOption('redrive', stringOption(values, 'source')),
+      service: eventsService(busEndpoint, region, credentials, awsTimeoutMs),
+    };
+  }
+  const options: RedriveOptions = {
+    queueUrl,
+    sqs: sqsService(queueEndpoint, region, credentials, awsTimeoutMs + SQS_MAX_WAIT_SECONDS * 1000),
+    destination,
+    dryRun,
+    max: intOption('redrive', values, 'max', Number.MAX_SAFE_INTEGER, 1),
+    concurrency: intOption('redrive', values, 'concurrency', DEFAULT_REDRIVE_CONCURRENCY, 1, 256),
+    visibilityTimeout: intOption(
+      'redrive',
+      values,
+      'visibility-timeout',
+      dryRun ? DRY_RUN_VISIBILITY_SECONDS : DEFAULT_VISIBILITY_SECONDS,
+      0,
+      SQS_MAX_VISIBILITY_SECONDS,
+    ),
+    waitSeconds: intOption('redrive', values, 'wait-seconds', DEFAULT_WAIT_SECONDS, 0, SQS_MAX_WAIT_SECONDS),
+    quiet: flags.quiet,
+    json: flags.json,
+    policy: flags.policy,
+    awsTimeoutMs,
+  };
+  if (deleteRejected && rejectedFile !== undefined)
+    options.rejectedFile = path.resolve(ctx.cwd, rejectedFile);
+  return options;
+}

@@ -1,0 +1,114 @@
+import { Agent } from 'undici';
+import { openCommand } from './command-options.js';
+import { receiverPool } from './delivery.js';
+import { type DlqRecord, readDlqMessage } from './dlq-record.js';
+import { type CliContext, println, redactUrl } from './io.js';
+import { ProgressBar } from './progress.js';
+import { parseRedriveOptions, REDRIVE_USAGE } from './redrive-options.js';
+import { formatRedriveSummary, type MessageResult, summarizeRedrive } from './redrive-report.js';
+import { deleteHandled, type Handled, listRound, postRound, putRound } from './redrive-rounds.js';
+import { receiveMessages, SQS_MAX_BATCH, type SqsMessage } from './sqs.js';
+
+/** `ebdedup redrive`: returns the exit code. */
+export async function runRedrive(input: CliContext): Promise<number> {
+  const opened = await openCommand(input, REDRIVE_USAGE, parseRedriveOptions);
+  if (typeof opened === 'number') return opened;
+  const { ctx, options } = opened;
+  const { destination } = options;
+  const to = destination.kind === 'bus' ? `bus ${destination.bus}` : redactUrl(destination.receiver.url);
+  const lineWriter = options.json ? ctx.stderr : ctx.stdout;
+  const progress = new ProgressBar({ write: ctx.stderr, enabled: ctx.stderrIsTTY, total: 0, now: ctx.now });
+  const dispatcher = new Agent({ keepAliveTimeout: 10_000, connect: { timeout: options.awsTimeoutMs } });
+  const pool =
+    destination.kind === 'receiver'
+      ? receiverPool(destination.receiver.url, options.concurrency, destination.receiver.timeoutMs)
+      : undefined;
+  const results: MessageResult[] = [];
+  /** MessageIds handled in this run: one that shows again (its visibility timeout ran out) is not sent twice. */
+  const seen = new Set<string>();
+  const roundSize = Math.max(SQS_MAX_BATCH, options.concurrency);
+  let fatal: string | undefined;
+  const started = ctx.now();
+
+  try {
+    let drained = false;
+    while (!drained && fatal === undefined && !ctx.signal.aborted && seen.size < options.max) {
+      const want = Math.min(roundSize, options.max - seen.size);
+      const records: DlqRecord[] = [];
+      const messages = new Map<string, SqsMessage>();
+      while (records.length < want) {
+        const received = await receiveMessages(
+          dispatcher,
+          options.sqs,
+          options.queueUrl,
+          {
+            max: Math.min(SQS_MAX_BATCH, want - records.length),
+            waitSeconds: options.waitSeconds,
+            visibilityTimeout: options.visibilityTimeout,
+          },
+          options.policy,
+          ctx,
+        );
+        if (!received.ok) {
+          fatal = received.message;
+          break;
+        }
+        const fresh = received.value.filter((message) => !seen.has(message.messageId));
+        // Nothing new: the queue is empty, or holds only what this run already handled and left.
+        if (fresh.length === 0) {
+          drained = true;
+          break;
+        }
+        for (const message of fresh) {
+          seen.add(message.messageId);
+          messages.set(message.messageId, message);
+          records.push(readDlqMessage(message));
+        }
+      }
+      if (records.length === 0) break;
+
+      let handled: Handled[];
+      if (options.dryRun) {
+        handled = listRound(records);
+      } else if (destination.kind === 'receiver' && pool !== undefined) {
+        handled = await postRound(records, destination.receiver, pool, options, ctx);
+      } else if (destination.kind === 'bus') {
+        const put = await putRound(records, destination, dispatcher, options, ctx);
+        handled = put.handled;
+        fatal ??= put.fatal;
+      } else {
+        handled = [];
+      }
+      await deleteHandled(handled, messages, dispatcher, options, ctx);
+      for (const h of handled) {
+        results.push(h.result);
+        if (!options.quiet) {
+          progress.clear();
+          const fate = options.dryRun ? '' : h.result.deleted ? ' deleted' : ' left';
+          println(lineWriter, `${h.line}${fate}`);
+        }
+      }
+      progress.update(
+        results.length,
+        `deleted=${results.filter((r) => r.deleted).length}`,
+        Math.max(results.length, options.max === Number.MAX_SAFE_INTEGER ? 0 : options.max),
+      );
+    }
+  } finally {
+    progress.clear();
+    await pool?.close().catch(() => undefined);
+    await dispatcher.close().catch(() => undefined);
+  }
+
+  if (fatal !== undefined) println(ctx.stderr, `ebdedup redrive: ${fatal}`);
+  const summary = summarizeRedrive(results, {
+    queueUrl: redactUrl(options.queueUrl),
+    to,
+    dryRun: options.dryRun,
+    ...(fatal === undefined ? {} : { error: fatal }),
+    elapsedMs: ctx.now() - started,
+  });
+  if (options.json) println(ctx.stdout, JSON.stringify(summary));
+  else for (const line of formatRedriveSummary(summary)) println(ctx.stdout, line);
+  return summary.exitCode;
+}

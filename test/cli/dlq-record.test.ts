@@ -1,0 +1,82 @@
+import { describe, expect, it } from 'vitest';
+import { describeRecord, readDlqMessage } from '../../src/cli/dlq-record.js';
+import { queueUrlRegion, type SqsMessage } from '../../src/cli/sqs.js';
+
+function message(body: string, attributes: Record<string, string> = {}): SqsMessage {
+  return { messageId: 'm-1', receiptHandle: 'r-1', body, attributes, system: {} };
+}
+
+describe('reading an EventBridge dead-letter message', () => {
+  it("reads a rule target's message: the body is the event, the reason is in the attributes", () => {
+    const body = '{"id":"e-1","detail-type":"v2.audits","detail":{}}';
+
+    const record = readDlqMessage(
+      message(body, {
+        ERROR_CODE: 'SDK_CLIENT_ERROR',
+        ERROR_MESSAGE: 'Unable to invoke ApiDestination endpoint: The request failed because of 503.',
+        EXHAUSTED_RETRY_CONDITION: 'MaximumRetryAttempts',
+        RETRY_ATTEMPTS: '185',
+        RULE_ARN: 'arn:aws:events:eu-west-1:1:rule/b/r',
+        TARGET_ARN: 'arn:aws:events:eu-west-1:1:api-destination/d/x',
+      }),
+    );
+
+    expect(record.content).toEqual({ kind: 'event', body, event: JSON.parse(body) });
+    expect(record.failure).toEqual({
+      errorCode: 'SDK_CLIENT_ERROR',
+      errorMessage: 'Unable to invoke ApiDestination endpoint: The request failed because of 503.',
+      exhaustedRetryCondition: 'MaximumRetryAttempts',
+      retryAttempts: 185,
+      source: 'arn:aws:events:eu-west-1:1:rule/b/r',
+      targetArn: 'arn:aws:events:eu-west-1:1:api-destination/d/x',
+    });
+    expect(describeRecord(record)).toBe('sqs:m-1 (event e-1 v2.audits)');
+  });
+
+  it('keeps a body that is not JSON as it is, under the code NONE when no attribute names one', () => {
+    const record = readDlqMessage(message('plain text from an input transformer'));
+
+    expect(record.content).toEqual({ kind: 'event', body: 'plain text from an input transformer' });
+    expect(record.failure).toEqual({ errorCode: 'NONE' });
+    expect(describeRecord(record)).toBe('sqs:m-1');
+  });
+
+  it("reads a Custom Event Bus subscriber's record as event ids without events", () => {
+    const record = readDlqMessage(
+      message(
+        JSON.stringify({
+          version: '1.0',
+          busArn: 'arn:aws:events:us-east-1:1:event-busv2/orders/x',
+          subscriberArn: 'arn:aws:events:us-east-1:1:subscriber/large-orders/y',
+          targetArn: 'arn:aws:sqs:us-east-1:1:large-orders',
+          errorCode: 'ACCESS_DENIED',
+          exhaustedRetryCondition: 'MaximumEventAgeInSeconds',
+          retryAttempts: 4,
+          failedMessages: [{ eventId: 'a1' }, { eventId: 'e5' }, {}],
+        }),
+      ),
+    );
+
+    expect(record.content).toEqual({ kind: 'subscriber-record', eventIds: ['a1', 'e5'] });
+    expect(record.failure).toEqual({
+      errorCode: 'ACCESS_DENIED',
+      exhaustedRetryCondition: 'MaximumEventAgeInSeconds',
+      retryAttempts: 4,
+      source: 'arn:aws:events:us-east-1:1:subscriber/large-orders/y',
+      targetArn: 'arn:aws:sqs:us-east-1:1:large-orders',
+    });
+  });
+
+  it('finds the region in both forms of queue URL, and none in a local one', () => {
+    const urls = [
+      'https://sqs.eu-west-1.amazonaws.com/123456789012/q',
+      'https://ap-southeast-2.queue.amazonaws.com/123456789012/q',
+      'https://sqs.cn-north-1.amazonaws.com.cn/123456789012/q',
+      'http://localhost:4566/000000000000/q',
+    ];
+
+    const regions = urls.map((url) => queueUrlRegion(new URL(url)));
+
+    expect(regions).toEqual(['eu-west-1', 'ap-southeast-2', 'cn-north-1', undefined]);
+  });
+});
