@@ -12,12 +12,6 @@ import { REPO_ROOT } from '../helpers/server-process.js';
 const README = join(REPO_ROOT, 'README.md');
 const DOCS = join(REPO_ROOT, 'docs');
 
-/**
- * Pages written on another branch and linked already (the link holds once that branch is merged): each may be
- * missing, never linked wrongly. docs/recovering-from-an-outage.md: `ebdedup redrive`, on the `redrive` branch.
- */
-const PAGES_OF_OTHER_BRANCHES = new Set(['docs/recovering-from-an-outage.md']);
-
 const markdownFiles = [
   README,
   join(REPO_ROOT, 'SECURITY.md'),
@@ -111,7 +105,7 @@ describe('README, SECURITY.md and docs/', () => {
         const [path = '', anchor] = target.split('#');
         const resolved = path === '' ? file : join(dirname(file), path);
         if (!existsSync(resolved)) {
-          if (!PAGES_OF_OTHER_BRANCHES.has(relative(REPO_ROOT, resolved))) broken.push(`${from}: ${target}`);
+          broken.push(`${from}: ${target}`);
           continue;
         }
         if (anchor !== undefined && !anchorsOf(resolved).has(anchor))
