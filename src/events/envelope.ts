@@ -3,13 +3,13 @@ import { InvalidEventError, type ValidationIssue } from '../core/errors.js';
 
 /*
  * Hand-written replacement kept by measurement (issue: a hand-written replacement of a library stays only where
- * the bench shows it saves at least 5 % of a request's CPU): the validation fast path below (parseEnvelopeFast,
- * isGenesysDetailFast) instead of zod on every request. Measured 2026-12-04 by `npm run bench -- --replacements`
- * (bench/results/replacements-2026-12-04.md; 2 vCPU VM shared with other work, load average 10–17): zod 9.5–23
- * µs per Genesys sample, the fast path 1.2–3.3 µs, a saving of 8–20 µs per request, 2.4–5.4 % (median of nine
- * runs ≈ 4 %) of the receiver's log/unique CPU per request as measured on that busy machine (250–375 µs, about
- * three times a quiet run's), and 10–20 % of it on the quieter runs of 2026-11-28 (≈ 50–90 µs per request,
- * zod 10–12 µs). Kept as the one borderline case: re-measure on a quiet machine and apply the rule again.
+ * it saves at least 5 % of a request's CPU): the validation fast path below (parseEnvelopeFast,
+ * isGenesysDetailFast) instead of zod on every request. In the receiver's CPU profiles, validateEvent took 6.7 %
+ * (new events) and 7.6 % (retries) with zod on every request (2026-11-27) and 1.1 % / 1.5 % with the fast path
+ * (2026-11-28): it saves 5.6–6.1 % of a request's CPU. `npm run bench -- --replacements` on 2026-12-04 (2 vCPU VM
+ * shared with other work, load average 6–8): zod 8.8 µs per Genesys sample, the fast path 1.1 µs, 7.4 µs saved,
+ * 3.5–4.7 % of the receiver's 158–220 µs per new event on that busy machine, rising as it got quieter
+ * (bench/results/replacements-2026-12-04.md). The borderline case of that audit: measure again on a quiet machine.
  */
 
 /**

@@ -103,7 +103,9 @@ function createServer(config: Config, logger: Logger): App {
 /**
  * The security headers of a JSON API, as the OWASP REST Security Cheat Sheet lists them for every API response:
  * https://cheatsheetseries.owasp.org/cheatsheets/REST_Security_Cheat_Sheet.html#security-headers
- * They replace @fastify/helmet, which cost 7–8 % of CPU (it re-parsed its CSP for every response). The receiver
+ * They replace @fastify/helmet, which cost 7–8 % of CPU (it re-parsed its CSP for every response); measured again
+ * on 2026-12-04 (`npm run bench -- --replacements`, busy 2 vCPU VM): helmet 94 µs, this hook 52 µs per bare-route
+ * request, 37 µs saved, ≈ 20 % of a new event's CPU (bench/results/replacements-2026-12-04.md). The receiver
  * answers only JSON, to machines (API destinations, probes, scrapers), so helmet's headers for HTML documents
  * (Cross-Origin-Opener/Resource-Policy, Origin-Agent-Cluster, X-DNS-Prefetch-Control, X-Download-Options,
  * X-Permitted-Cross-Domain-Policies, X-XSS-Protection) are left out.
@@ -233,7 +235,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   });
   // SHED_MAX_EVENT_LOOP_DELAY_MS, by @fastify/under-pressure as its documentation shows. From 2026-11-28 to
   // 2026-12-04 a hand-written monitor in the events route's hook stood here instead; the bench measured that
-  // it saved about 1–2 µs of a request's CPU, under the 5 % a hand-written replacement must save
+  // it saved 3.9 µs of a new event's 166 µs of CPU (2 %), under the 5 % a hand-written replacement must save
   // (bench/results/replacements-2026-12-04.md). Registered after the security headers' hook, so a shed answer
   // carries them, and as a global hook, so it runs before the route's own (authentication).
   if (config.SHED_MAX_EVENT_LOOP_DELAY_MS > 0) {
