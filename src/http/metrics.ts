@@ -81,51 +81,45 @@ export class ReceiverMetrics {
     this.maxDetailTypes = options.maxDetailTypes ?? 50;
     // Registered in this order, which is the order of /metrics.
     const registers = [this.registry];
-    this.requests = new Counter({
-      name: 'ebdedup_requests_total',
-      help: 'Deliveries to EVENTS_PATH by outcome and HTTP status.',
-      labelNames: ['outcome', 'status_code'],
-      registers,
-    });
-    this.requestDuration = new Histogram({
-      name: 'ebdedup_request_duration_seconds',
-      help: 'Time from receiving a delivery to answering it, by outcome.',
-      labelNames: ['outcome'],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
-    this.duplicates = new Counter({
-      name: 'ebdedup_duplicates_total',
-      help: 'Deliveries answered as duplicates, by DEDUP_STRATEGY and detail-type (topic family; capped, then "other").',
-      labelNames: ['strategy', 'detail_type'],
-      registers,
-    });
-    this.storeDuration = new Histogram({
-      name: 'ebdedup_store_operation_duration_seconds',
-      help: 'Idempotency store calls (claim, complete, release, renew, health, inspect, delete), failed ones included.',
-      labelNames: ['operation'],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
-    this.storeErrors = new Counter({
-      name: 'ebdedup_store_errors_total',
-      help: 'Idempotency store calls that failed (connection, timeout), by operation.',
-      labelNames: ['operation'],
-      registers,
-    });
-    this.claimsLost = new Counter({
-      name: 'ebdedup_claims_lost_total',
-      help: 'Claims whose holder found on renew, complete or release that it no longer owned the key: its lease ran out and another delivery took it over, or an operator deleted it.',
-      labelNames: ['operation'],
-      registers,
-    });
-    this.sinkDuration = new Histogram({
-      name: 'ebdedup_sink_duration_seconds',
-      help: 'Sink calls until they settle (past SINK_TIMEOUT_MS too), by sink and result.',
-      labelNames: ['sink', 'result'],
-      buckets: LATENCY_BUCKETS,
-      registers,
-    });
+    const counter = <L extends string>(name: string, help: string, labelNames: L[]) =>
+      new Counter<L>({ name, help, labelNames, registers });
+    const histogram = <L extends string>(name: string, help: string, labelNames: L[]) =>
+      new Histogram<L>({ name, help, labelNames, buckets: LATENCY_BUCKETS, registers });
+    this.requests = counter(
+      'ebdedup_requests_total',
+      'Deliveries to EVENTS_PATH by outcome and HTTP status.',
+      ['outcome', 'status_code'],
+    );
+    this.requestDuration = histogram(
+      'ebdedup_request_duration_seconds',
+      'Time from receiving a delivery to answering it, by outcome.',
+      ['outcome'],
+    );
+    this.duplicates = counter(
+      'ebdedup_duplicates_total',
+      'Deliveries answered as duplicates, by DEDUP_STRATEGY and detail-type (topic family; capped, then "other").',
+      ['strategy', 'detail_type'],
+    );
+    this.storeDuration = histogram(
+      'ebdedup_store_operation_duration_seconds',
+      'Idempotency store calls (claim, complete, release, renew, health, inspect, delete), failed ones included.',
+      ['operation'],
+    );
+    this.storeErrors = counter(
+      'ebdedup_store_errors_total',
+      'Idempotency store calls that failed (connection, timeout), by operation.',
+      ['operation'],
+    );
+    this.claimsLost = counter(
+      'ebdedup_claims_lost_total',
+      'Claims whose holder found on renew, complete or release that it no longer owned the key: its lease ran out and another delivery took it over, or an operator deleted it.',
+      ['operation'],
+    );
+    this.sinkDuration = histogram(
+      'ebdedup_sink_duration_seconds',
+      'Sink calls until they settle (past SINK_TIMEOUT_MS too), by sink and result.',
+      ['sink', 'result'],
+    );
     this.sinkInFlight = new Gauge({
       name: 'ebdedup_sink_in_flight',
       help: 'Sink calls running now, those past their deadline included.',
