@@ -45,6 +45,13 @@ import {
   yardstickTable,
 } from './lib/report.js';
 import { median, slope } from './lib/stats.js';
+import {
+  measureReplacements,
+  type ReplacementsRun,
+  replacementBlocks,
+  replacementsTable,
+  runReplacements,
+} from './replacements.js';
 
 /**
  * `npm run bench`: the built receiver (`dist/main.js`) against a bare Fastify baseline, under the same load,
@@ -502,6 +509,7 @@ async function bench(options: BenchOptions): Promise<number> {
   for (const skip of skipped) out(`\nskipped: ${skip.what}: ${skip.reason}`);
   out('\n### Targets\n');
   out(targetTable(targets));
+  const replacements = await replacementsSection(runs, options);
   const notes = runs.filter((run) => run.notes.length > 0);
   if (notes.length > 0) {
     out('\nnotes:');
@@ -526,6 +534,7 @@ async function bench(options: BenchOptions): Promise<number> {
     targets,
     skipped,
     runs,
+    replacements,
   };
   if (options.write) {
     const path = resolve(REPO_ROOT, options.out ?? defaultResultPath(started, options.quick));
@@ -547,6 +556,20 @@ function parseInfo(text: string): Record<string, string> {
   return entries;
 }
 
+/** Hand-written replacements against their libraries, read against this run's log/unique CPU per request. */
+async function replacementsSection(
+  runs: readonly ScenarioRun[],
+  options: BenchOptions,
+): Promise<ReplacementsRun | undefined> {
+  const unique = runs.filter((run) => run.key === 'log/unique').map((run) => run.serverCpuUsPerRequest);
+  if (unique.length === 0) return undefined;
+  out('\n### Hand-written replacements against their libraries (bench/replacements.ts)\n');
+  const requestCpu = { medianUs: median(unique), leastUs: Math.min(...unique) };
+  const run = await measureReplacements(requestCpu, 'this run, log/unique', replacementBlocks(options));
+  out(`\n${replacementsTable(run)}`);
+  return run;
+}
+
 async function main(): Promise<number> {
   let options: BenchOptions;
   try {
@@ -564,6 +587,7 @@ async function main(): Promise<number> {
     return 2;
   }
   if (options.profile) return runProfile(options);
+  if (options.replacements) return runReplacements(options);
   return bench(options);
 }
 

@@ -29,6 +29,10 @@ export interface BenchOptions {
   /** Runs again (up to this many times) a scenario during which other processes took > 25 % of a CPU. */
   retries: number;
   profile: boolean;
+  /** Instead of the benchmark: hand-written replacements against their libraries (bench/replacements.ts). */
+  replacements: boolean;
+  /** The receiver's CPU µs per request that savings are read against; undefined: measured. */
+  requestCpuUs: number | undefined;
   help: boolean;
 }
 
@@ -55,6 +59,9 @@ export const USAGE = `npm run bench [-- options]
   --retries N         run a scenario again when other processes took > 25 % of a CPU meanwhile, keeping
                       the least disturbed attempt (default 2)
   --profile           instead of the benchmark: CPU-profile the receiver under unique and duplicate load
+  --replacements      instead of the benchmark: each hand-written replacement of a library against the
+                      library, CPU µs per request, read against the receiver's log/unique CPU per request
+  --request-cpu-us U  with --replacements: that CPU per request, instead of measuring it (a few seconds)
 `;
 
 function positiveInt(name: string, text: string | undefined, fallback: number, min = 1): number {
@@ -95,6 +102,8 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
       'fixed-duration': { type: 'string' },
       retries: { type: 'string' },
       profile: { type: 'boolean', default: false },
+      replacements: { type: 'boolean', default: false },
+      'request-cpu-us': { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
     strict: true,
@@ -135,6 +144,11 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     quietWaitS: positiveInt('quiet-wait', values['quiet-wait'], quick ? 5 : 60, 0),
     retries: positiveInt('retries', values.retries, quick ? 0 : 2, 0),
     profile: values.profile === true,
+    replacements: values.replacements === true,
+    requestCpuUs:
+      values['request-cpu-us'] === undefined
+        ? undefined
+        : positiveNumber('request-cpu-us', values['request-cpu-us'], 1),
     help: values.help === true,
   };
 }

@@ -20,7 +20,10 @@ export const INCLUSIVE: readonly { label: string; pattern: RegExp }[] = [
   { label: 'validateEvent (envelope + Genesys schema)', pattern: /^validateEvent / },
   { label: 'zod (all of it)', pattern: /node_modules\/zod\// },
   { label: 'contentKey (view, canonical JSON, SHA-256)', pattern: /^contentKey / },
-  { label: 'canonical JSON (dist/events/canonical.js)', pattern: /dist\/events\/canonical\.js/ },
+  {
+    label: 'canonical JSON (canonicalize, dist/events/canonical.js and omit-paths.js)',
+    pattern: /node_modules\/canonicalize\/|dist\/events\/(canonical|omit-paths)\.js/,
+  },
   { label: 'sha256Base64Url', pattern: /^sha256Base64Url / },
   { label: 'RedisStore.claimKey (until the command is queued)', pattern: /^claimKey / },
   { label: 'RedisStore.completeClaim', pattern: /^completeClaim / },

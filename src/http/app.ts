@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Socket } from 'node:net';
+import underPressure from '@fastify/under-pressure';
 import Fastify, {
   type FastifyBaseLogger,
   type FastifyInstance,
@@ -10,7 +11,7 @@ import Fastify, {
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import { createPipeline } from '../core/create-pipeline.js';
-import type { ReceiverError } from '../core/errors.js';
+import { OverloadedError, type ReceiverError } from '../core/errors.js';
 import type { DedupPipeline, RequestTrace } from '../core/pipeline.js';
 import type { DedupRule } from '../events/rules.js';
 import { RedisStreamSink } from '../sinks/redis-stream.js';
@@ -21,7 +22,6 @@ import { createAuthenticator } from './auth.js';
 import { createErrorHandler, notFoundHandler } from './error-handler.js';
 import { registerJsonBodyParser } from './json-body.js';
 import { lingerOnUnreadBody } from './linger.js';
-import { EventLoopMonitor } from './load-shedding.js';
 import { instrumentSink, instrumentStore, ReceiverMetrics } from './metrics.js';
 import { type AdminKeyspace, registerAdminRoutes } from './routes/admin.js';
 import { registerEventsRoute } from './routes/events.js';
@@ -110,8 +110,9 @@ function createServer(config: Config, logger: Logger): App {
  * The security headers of a JSON API, as the OWASP REST Security Cheat Sheet lists them for every API response:
  * https://cheatsheetseries.owasp.org/cheatsheets/REST_Security_Cheat_Sheet.html#security-headers
  * They replace @fastify/helmet, which cost 7–8 % of the receiver's CPU (it re-parsed its CSP for every response);
- * a bare Fastify route with helmet registered runs at 0.56–0.65× of the same route without it (defaults or CSP
- * off). test/http/security-headers.test.ts holds this set to helmet's, header by header. The receiver
+ * measured again on 2026-12-04 (`npm run bench -- --replacements`, busy 2 vCPU VM): helmet 94 µs, this hook 52 µs
+ * per bare-route request, 37 µs saved, ≈ 20 % of a new event's CPU (bench/results/replacements-2026-12-04.md).
+ * test/http/security-headers.test.ts holds this set to helmet's, header by header. The receiver
  * answers only JSON, to machines (API destinations, probes, scrapers), so helmet's headers for HTML documents
  * (Cross-Origin-Opener/Resource-Policy, Origin-Agent-Cluster, X-DNS-Prefetch-Control, X-Download-Options,
  * X-Permitted-Cross-Domain-Policies, X-XSS-Protection) are left out.
@@ -122,7 +123,7 @@ function createServer(config: Config, logger: Logger): App {
  *   `default-src 'none'` and Referrer-Policy are the cheat sheet's defence in depth should a browser render one.
  * - Cache-Control: no-store: an answer (processed, duplicate, a dedup key) must never come from a cache.
  */
-const SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze({
+export const SECURITY_HEADERS: Readonly<Record<string, string>> = Object.freeze({
   'cache-control': 'no-store',
   'content-security-policy': "default-src 'none'; frame-ancestors 'none'",
   'referrer-policy': 'no-referrer',
@@ -242,10 +243,22 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
     for (const [name, value] of SECURITY_HEADER_ENTRIES) reply.header(name, value);
     done();
   });
-  const eventLoop =
-    config.SHED_MAX_EVENT_LOOP_DELAY_MS > 0
-      ? new EventLoopMonitor(config.SHED_MAX_EVENT_LOOP_DELAY_MS, options.pressureSampleIntervalMs ?? 1000)
-      : undefined;
+  // SHED_MAX_EVENT_LOOP_DELAY_MS, by @fastify/under-pressure as its documentation shows. From 2026-11-28 to
+  // 2026-12-04 a hand-written monitor in the events route's hook stood here instead; the bench measured that
+  // it saved 3.9 µs of a new event's 166 µs of CPU (2 %), under the 5 % a hand-written replacement must save
+  // (bench/results/replacements-2026-12-04.md). Registered after the security headers' hook, so a shed answer
+  // carries them, and as a global hook, so it runs before the route's own (authentication).
+  if (config.SHED_MAX_EVENT_LOOP_DELAY_MS > 0) {
+    await app.register(underPressure, {
+      maxEventLoopDelay: config.SHED_MAX_EVENT_LOOP_DELAY_MS,
+      sampleInterval: options.pressureSampleIntervalMs ?? 1000,
+      // Only events are shed: health, readiness and metrics must keep answering while the process is busy.
+      pressureHandler: (request, _reply, type, value) =>
+        request.routeOptions.url === config.EVENTS_PATH
+          ? Promise.reject(new OverloadedError(`${type} ${Math.round(value ?? 0)}`))
+          : undefined,
+    });
+  }
   app.setErrorHandler(createErrorHandler(config.BODY_LIMIT_BYTES));
   app.setNotFoundHandler(notFoundHandler);
 
@@ -298,7 +311,6 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
     pipeline,
     authenticate: createAuthenticator(config),
     observe: observeDelivery,
-    ...(eventLoop ? { overloaded: () => eventLoop.overloaded() } : {}),
   });
   registerHealthRoutes(app, { store: observedStore });
   registerMetricsRoute(app, { metrics, token: config.METRICS_TOKEN });
@@ -326,7 +338,6 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   });
 
   app.addHook('onClose', async () => {
-    eventLoop?.close();
     await pipeline.close();
     await sink.close();
     await store.close();

@@ -1,13 +1,6 @@
-import { collectDefaultMetrics, Gauge, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { ProcessOnceResult, Sink, SinkContext } from '../sinks/types.js';
 import type { IdempotencyStore } from '../store/types.js';
-import {
-  type CounterSeries,
-  type HistogramSeries,
-  LabelledCounter,
-  LabelledGauge,
-  LabelledHistogram,
-} from './metric-series.js';
 
 /**
  * The receiver's Prometheus metrics. Each app has its own Registry (tests build many apps in one process, and
@@ -19,9 +12,11 @@ import {
  * The store and the sink are measured by wrapping them (instrumentStore, instrumentSink), so the pipeline
  * stays unaware of metrics.
  *
- * What every request updates is kept in plain numbers (metric-series.ts) whose series are looked up once per
- * label set and kept, since prom-client's own metrics hash their labels on every update. The registry, and
- * so the text format, and the process metrics stay prom-client's.
+ * Every metric is prom-client's own Counter, Gauge or Histogram, used as its documentation shows
+ * (https://github.com/siimon/prom-client#usage). Until 2026-12-04 the request-path ones were plain numbers
+ * behind the registry (metric-series.ts); the bench measured what that saved on 2026-12-04, 2.8 µs of a new
+ * event's 166 µs of CPU (1.7 %; bench/results/replacements-2026-12-04.md), under the 5 % a hand-written
+ * replacement of a library must save.
  */
 
 /** request.outcome codes → the bounded `outcome` label of ebdedup_requests_total. */
@@ -69,92 +64,73 @@ function processMetrics(): Registry {
   return processRegistry;
 }
 
-type DuplicateSeries = CounterSeries<'strategy' | 'detail_type'>;
-
-/** The series one outcome updates: its duration histogram, and its counter per HTTP status. */
-interface OutcomeSeries {
-  duration: HistogramSeries<'outcome'>;
-  requests: Map<number, CounterSeries<'outcome' | 'status_code'>>;
-}
-
 export class ReceiverMetrics {
   readonly registry = new Registry();
-  readonly requests: LabelledCounter<'outcome' | 'status_code'>;
-  readonly requestDuration: LabelledHistogram<'outcome'>;
-  readonly duplicates: LabelledCounter<'strategy' | 'detail_type'>;
-  readonly storeDuration: LabelledHistogram<'operation'>;
-  readonly storeErrors: LabelledCounter<'operation'>;
-  readonly claimsLost: LabelledCounter<'operation'>;
-  readonly sinkDuration: LabelledHistogram<'sink' | 'result'>;
-  readonly sinkInFlight: LabelledGauge<'sink'>;
+  readonly requests: Counter<'outcome' | 'status_code'>;
+  readonly requestDuration: Histogram<'outcome'>;
+  readonly duplicates: Counter<'strategy' | 'detail_type'>;
+  readonly storeDuration: Histogram<'operation'>;
+  readonly storeErrors: Counter<'operation'>;
+  readonly claimsLost: Counter<'operation'>;
+  readonly sinkDuration: Histogram<'sink' | 'result'>;
+  readonly sinkInFlight: Gauge<'sink'>;
   private readonly detailTypes = new Set<string>();
-  /** By outcome label, then status: keyed by the values themselves, so a lookup builds no string. */
-  private readonly outcomes = new Map<string, OutcomeSeries>();
-  /** By strategy, then detail_type label. */
-  private readonly duplicateSeries = new Map<string, Map<string, DuplicateSeries>>();
   private readonly maxDetailTypes: number;
 
   constructor(options: MetricsOptions = {}) {
     this.maxDetailTypes = options.maxDetailTypes ?? 50;
     // Registered in this order, which is the order of /metrics.
-    const registry = this.registry;
-    this.requests = new LabelledCounter(
+    const registers = [this.registry];
+    const counter = <L extends string>(name: string, help: string, labelNames: L[]) =>
+      new Counter<L>({ name, help, labelNames, registers });
+    const histogram = <L extends string>(name: string, help: string, labelNames: L[]) =>
+      new Histogram<L>({ name, help, labelNames, buckets: LATENCY_BUCKETS, registers });
+    this.requests = counter(
       'ebdedup_requests_total',
       'Deliveries to EVENTS_PATH by outcome and HTTP status.',
       ['outcome', 'status_code'],
-      registry,
     );
-    this.requestDuration = new LabelledHistogram(
+    this.requestDuration = histogram(
       'ebdedup_request_duration_seconds',
       'Time from receiving a delivery to answering it, by outcome.',
       ['outcome'],
-      LATENCY_BUCKETS,
-      registry,
     );
-    this.duplicates = new LabelledCounter(
+    this.duplicates = counter(
       'ebdedup_duplicates_total',
       'Deliveries answered as duplicates, by DEDUP_STRATEGY and detail-type (topic family; capped, then "other").',
       ['strategy', 'detail_type'],
-      registry,
     );
-    this.storeDuration = new LabelledHistogram(
+    this.storeDuration = histogram(
       'ebdedup_store_operation_duration_seconds',
       'Idempotency store calls (claim, complete, release, renew, health, inspect, delete), failed ones included.',
       ['operation'],
-      LATENCY_BUCKETS,
-      registry,
     );
-    this.storeErrors = new LabelledCounter(
+    this.storeErrors = counter(
       'ebdedup_store_errors_total',
       'Idempotency store calls that failed (connection, timeout), by operation.',
       ['operation'],
-      registry,
     );
-    this.claimsLost = new LabelledCounter(
+    this.claimsLost = counter(
       'ebdedup_claims_lost_total',
       'Claims whose holder found on renew, complete or release that it no longer owned the key: its lease ran out and another delivery took it over, or an operator deleted it.',
       ['operation'],
-      registry,
     );
-    this.sinkDuration = new LabelledHistogram(
+    this.sinkDuration = histogram(
       'ebdedup_sink_duration_seconds',
       'Sink calls until they settle (past SINK_TIMEOUT_MS too), by sink and result.',
       ['sink', 'result'],
-      LATENCY_BUCKETS,
-      registry,
     );
-    this.sinkInFlight = new LabelledGauge(
-      'ebdedup_sink_in_flight',
-      'Sink calls running now, those past their deadline included.',
-      ['sink'],
-      registry,
-    );
-    // Set once, never on the hot path: prom-client's own Gauge.
+    this.sinkInFlight = new Gauge({
+      name: 'ebdedup_sink_in_flight',
+      help: 'Sink calls running now, those past their deadline included.',
+      labelNames: ['sink'],
+      registers,
+    });
     const info = new Gauge({
       name: 'ebdedup_build_info',
       help: 'Always 1; the labels describe the configuration.',
       labelNames: Object.keys(options.info ?? {}),
-      registers: [registry],
+      registers,
     });
     info.set(options.info ?? {}, 1);
   }
@@ -167,40 +143,14 @@ export class ReceiverMetrics {
     duplicate?: { strategy: string; detailType: string | undefined },
   ): void {
     const outcome = outcomeLabel(outcomeCode);
-    const series = this.outcomeSeries(outcome);
-    let requests = series.requests.get(statusCode);
-    if (requests === undefined) {
-      requests = this.requests.labels({ outcome, status_code: String(statusCode) });
-      series.requests.set(statusCode, requests);
-    }
-    requests.inc();
-    series.duration.observe(seconds);
+    this.requests.inc({ outcome, status_code: statusCode });
+    this.requestDuration.observe({ outcome }, seconds);
     if (outcome === 'duplicate' && duplicate) {
-      this.duplicateSeriesOf(duplicate.strategy, this.detailTypeLabel(duplicate.detailType)).inc();
+      this.duplicates.inc({
+        strategy: duplicate.strategy,
+        detail_type: this.detailTypeLabel(duplicate.detailType),
+      });
     }
-  }
-
-  private outcomeSeries(outcome: string): OutcomeSeries {
-    let series = this.outcomes.get(outcome);
-    if (series === undefined) {
-      series = { duration: this.requestDuration.labels({ outcome }), requests: new Map() };
-      this.outcomes.set(outcome, series);
-    }
-    return series;
-  }
-
-  private duplicateSeriesOf(strategy: string, detailType: string): DuplicateSeries {
-    let byDetailType = this.duplicateSeries.get(strategy);
-    if (byDetailType === undefined) {
-      byDetailType = new Map();
-      this.duplicateSeries.set(strategy, byDetailType);
-    }
-    let series = byDetailType.get(detailType);
-    if (series === undefined) {
-      series = this.duplicates.labels({ strategy, detail_type: detailType });
-      byDetailType.set(detailType, series);
-    }
-    return series;
   }
 
   /**
@@ -228,8 +178,8 @@ export class ReceiverMetrics {
 }
 
 /**
- * Wraps one store operation: timed, failures counted, and claims found lost counted. The series are looked
- * up once here, and the call is timed inline (one `then`, no async wrapper): this runs on every request.
+ * Wraps one store operation: timed, failures counted, and claims found lost counted. The labelled children
+ * are made once here, and the call is timed inline (one `then`, no async wrapper): this runs on every request.
  */
 function timed<A extends unknown[], T>(
   metrics: ReceiverMetrics,
@@ -281,15 +231,9 @@ export function instrumentStore(store: IdempotencyStore, metrics: ReceiverMetric
  */
 export function instrumentSink(sink: Sink, metrics: ReceiverMetrics): Sink {
   const inFlight = metrics.sinkInFlight.labels({ sink: sink.name });
-  const durations = new Map<string, HistogramSeries<'sink' | 'result'>>();
   const finish = (started: number, result: string): void => {
     inFlight.dec();
-    let duration = durations.get(result);
-    if (duration === undefined) {
-      duration = metrics.sinkDuration.labels({ sink: sink.name, result });
-      durations.set(result, duration);
-    }
-    duration.observe((performance.now() - started) / 1000);
+    metrics.sinkDuration.observe({ sink: sink.name, result }, (performance.now() - started) / 1000);
   };
   const instrumented: Sink = {
     name: sink.name,

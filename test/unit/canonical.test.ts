@@ -1,7 +1,7 @@
 import canonicalizeModule from 'canonicalize';
 import { describe, expect, it } from 'vitest';
 import { canonicalJson, canonicalJsonOmitting, omitTree } from '../../src/events/canonical.js';
-import { omitPaths } from '../helpers/omit-paths.js';
+import { omitPaths } from '../../src/events/omit-paths.js';
 
 // canonicalize is CommonJS whose typings declare an ES default export; under NodeNext the import is the
 // function itself, so the type is restated here.

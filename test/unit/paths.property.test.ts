@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { omitPaths } from '../../src/events/omit-paths.js';
 import type { FieldPath } from '../../src/events/paths.js';
-import { omitPaths } from '../helpers/omit-paths.js';
 
 /** The obvious definition, for comparison: deep-copy, then delete (or blank, in an array) each path. */
 function omitByDeleting(value: unknown, paths: readonly FieldPath[]): unknown {

@@ -1,5 +1,4 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
-import type { ReceiverError } from '../../core/errors.js';
 import type { DedupPipeline, RequestTrace } from '../../core/pipeline.js';
 import type { Authenticator } from '../auth.js';
 import { unreadableBody } from '../json-body.js';
@@ -10,26 +9,18 @@ export interface EventsRouteOptions {
   authenticate: Authenticator;
   /** Called once every answer to this route is sent, whatever it was (metrics). */
   observe: (request: FastifyRequest, reply: FastifyReply) => void;
-  /** Load shedding (SHED_MAX_EVENT_LOOP_DELAY_MS): the error to answer with instead of taking the event. */
-  overloaded?: () => ReceiverError | undefined;
 }
 
 /** POST {EVENTS_PATH}: what an EventBridge API destination calls. */
 export function registerEventsRoute(
   app: FastifyInstance,
-  { path, pipeline, authenticate, observe, overloaded }: EventsRouteOptions,
+  { path, pipeline, authenticate, observe }: EventsRouteOptions,
 ): void {
   app.post(path, {
     // onRequest runs before the body is read, so an unauthenticated caller cannot make us parse anything.
     // Callback style: api-key, basic and bearer check synchronously, and an async hook would cost every
     // request a promise for nothing; only jwt (a JWKS fetch) returns one.
     onRequest: (request, _reply, done) => {
-      // Shed first: under overload, not even the credentials are checked.
-      const shed = overloaded?.();
-      if (shed !== undefined) {
-        done(shed);
-        return;
-      }
       request.trace = {};
       let pending: void | Promise<void>;
       try {

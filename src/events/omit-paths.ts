@@ -1,4 +1,4 @@
-import type { FieldPath } from '../../src/events/paths.js';
+import type { FieldPath } from './paths.js';
 
 function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null;
@@ -8,10 +8,9 @@ function isRecord(value: unknown): value is Record<string, unknown> {
  * A copy of `value` without the fields at `paths`. Only the objects along a removed path are copied; the
  * rest is shared with the input, which is never changed.
  *
- * How the content key once left DEDUP_IGNORE_FIELDS and Genesys' volatile fields out, before hashing the
- * canonical JSON of the copy. The receiver no longer calls it: canonicalJsonOmitting (src/events/canonical.ts)
- * leaves the fields out while writing, and the tests hold it to the canonical JSON of this function's result,
- * quirk included: a copied object loses an own `__proto__` member (see omitPath), and stored keys depend on it.
+ * How the content key leaves DEDUP_IGNORE_FIELDS and Genesys' volatile fields out before hashing the canonical
+ * JSON of the copy (canonicalJsonOmitting in canonical.ts), quirk included: a copied object loses an own
+ * `__proto__` member (see omitPath), and stored keys depend on it.
  */
 export function omitPaths(value: unknown, paths: readonly FieldPath[]): unknown {
   let result = value;
