@@ -280,9 +280,9 @@ function check(
   /** Printed after the measured value: the figures it came from. */
   detail?: string,
 ): TargetResult {
-  const shown = (value: number) =>
-    limit.unit === '×' ? `${fmt(value)}×` : limit.unit === '' ? fmt(value) : `${fmt(value, 1)} ${limit.unit}`;
-  const limitText = `${limit.op} ${limit.value}${limit.unit === '×' ? '×' : limit.unit === '' ? '' : ` ${limit.unit}`}`;
+  const suffix = { '×': '×', '': '', B: ' B', MB: ' MB' }[limit.unit];
+  const shown = (value: number) => `${fmt(value, { '×': 2, '': 3, B: 1, MB: 1 }[limit.unit])}${suffix}`;
+  const limitText = `${limit.op} ${limit.value}${suffix}`;
   if (actual === undefined || Number.isNaN(actual)) {
     return { id, description, limit: limitText, actual: skipReason ?? 'not measured', status: 'SKIP' };
   }
@@ -363,7 +363,7 @@ export function evaluateTargets({
     results.push(
       check(
         `redis-stream-${load}-vs-log`,
-        `redis-stream sink, ${load}: req/s ÷ bare minus the log sink's (same round)`,
+        `redis-stream/${load}: req/s ÷ bare minus log/${load}'s (same round)`,
         below,
         { op: '≥', value: -TARGETS.streamBelowLog, unit: '' },
         streamReason ?? (log ? undefined : 'log sink not run'),

@@ -137,13 +137,13 @@ describe('bench report', () => {
     expect(targets['no-errors']?.status).toBe('FAIL');
   });
 
-  it('meets the throughput targets at 0.60× bare for new events and 0.72× for retries, and prints the CPU ratio', () => {
+  it('meets the throughput targets at 0.60× bare for new events and 0.72× for retries, and prints the CPU ratio; RSS must stay under 120 MB', () => {
     // Arrange: new events exactly at their limit, retries just under theirs.
     const rounds = [
       run('baseline', 1, 10_000, 4),
       run('twophase/unique', 1, 6_600, 5),
       run('setnx/duplicate', 1, 8_000, 5),
-      run('log/unique', 1, 6_000, 5, { serverCpuUsPerRequest: 200 }),
+      run('log/unique', 1, 6_000, 5, { serverCpuUsPerRequest: 200, rssPeakMb: 120 }),
       run('log/duplicate', 1, 7_100, 5),
     ];
 
@@ -157,6 +157,7 @@ describe('bench report', () => {
       actual: '0.60× (CPU 0.50×; 0.91× two-phase, n/a× SET NX)',
     });
     expect(targets['log-duplicate-throughput']).toMatchObject({ status: 'FAIL', limit: '≥ 0.72×' });
+    expect(targets['rss-under-load']).toMatchObject({ status: 'FAIL', actual: '120.0 MB' });
     expect(targets['log-duplicate-throughput']?.actual).toMatch(
       /^0\.71× \(CPU 0\.71×; n\/a× two-phase, 0\.89× SET NX\)$/,
     );
@@ -184,11 +185,11 @@ describe('bench report', () => {
     expect(targets['redis-stream-unique-vs-log']).toMatchObject({
       status: 'PASS',
       limit: '≥ -0.05',
-      actual: '-0.04 (0.46× vs 0.50×)',
+      actual: '-0.040 (0.46× vs 0.50×)',
     });
     expect(targets['redis-stream-duplicate-vs-log']).toMatchObject({
       status: 'FAIL',
-      actual: '-0.06 (0.64× vs 0.70×)',
+      actual: '-0.060 (0.64× vs 0.70×)',
     });
     expect(targets['redis-stream-mixed-vs-log']?.status).toBe('PASS');
   });
