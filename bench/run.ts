@@ -426,8 +426,6 @@ async function bench(options: BenchOptions): Promise<number> {
           });
         }
       }
-      // The fixed rate of this round's scenarios is half of the baseline's saturated req/s (measured first).
-      let bareRps: number | undefined;
       for (const receiver of receivers) {
         for (const load of ['unique', 'duplicate', 'mixed'] as const) {
           targets.push({
@@ -439,6 +437,8 @@ async function bench(options: BenchOptions): Promise<number> {
           });
         }
       }
+      // This round's bare req/s, which sets the fixed rate of the scenarios after it (the baseline runs first).
+      let bareRps: number | undefined;
       for (const target of targets) {
         // Keeps the attempt least disturbed by other processes.
         let run: ScenarioRun | undefined;
