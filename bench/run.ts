@@ -319,7 +319,7 @@ function describeRun(run: ScenarioRun): string {
     `p50 ${run.latencyMs.p50.toFixed(2)} ms  p99 ${run.latencyMs.p99.toFixed(2)} ms  ` +
     `RSS ${run.rssPeakMb.toFixed(1)} MB  ${run.serverCpuUsPerRequest.toFixed(0)} µs/req  cpu srv ${run.serverCpuPct.toFixed(0)}% load ${run.loadgenCpuPct.toFixed(0)}% ` +
     `redis ${run.redisCpuPct.toFixed(0)}% other ${run.otherCpuPct.toFixed(0)}%` +
-    `${run.redis ? `  redis ${run.redis.cpuUsPerRequest.toFixed(1)} µs/req ${run.redis.callsPerRequest.toFixed(2)} cmds/req` : ''}` +
+    `${run.redis ? `  redis ${run.redis.cpuUsPerRequest.toFixed(1)} µs/req ${run.redis.commandsPerRequest.toFixed(2)} cmds/req` : ''}` +
     `${run.keysAdded !== undefined ? `  +${run.keysAdded} keys` : ''}${codes}` +
     `${run.fixedRate ? `  @${run.fixedRate.rate}/s p50 ${run.fixedRate.p50.toFixed(2)} p99 ${run.fixedRate.p99.toFixed(2)} ms` : ''}` +
     `${run.notes.length > 0 ? `  ! ${run.notes.join('; ')}` : ''}`

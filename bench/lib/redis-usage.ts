@@ -4,15 +4,17 @@ import type { RedisUsage } from './report.js';
 /**
  * Redis's own accounting of a scenario, read from the server under test's redis-server before and after the
  * load: `INFO cpu` (used_cpu_sys + used_cpu_user, µs resolution, the whole process) and `INFO commandstats`
- * (calls per command; Redis 7 counts the commands a Lua script runs under their own names as well as the
- * EVALSHA). https://redis.io/docs/latest/commands/info/
+ * (calls per command). Redis 7 counts the commands a Lua script runs under their own names as well as the
+ * EVALSHA, and times them in both: so the commands are counted without the script calls, which are counted
+ * apart, and commandstats' `usec` is not summed (it would count a script's commands twice).
+ * https://redis.io/docs/latest/commands/info/
  */
 
 export interface RedisCounters {
   /** used_cpu_sys + used_cpu_user, in ms. */
   cpuMs: number;
-  /** Per command (lower-case name, e.g. `evalsha`, `set`, `hget`): calls, and µs spent inside it. */
-  commands: Record<string, { calls: number; usec: number }>;
+  /** Calls per command (lower-case name, e.g. `evalsha`, `set`, `hget`). */
+  calls: Record<string, number>;
 }
 
 /** Commands that run scripts: what the receiver sends per round trip. */
@@ -34,17 +36,15 @@ export function parseInfo(text: string): Record<string, string> {
 /** The counters in the text of `INFO cpu` and `INFO commandstats` (one reply or both concatenated). */
 export function parseRedisCounters(infoText: string): RedisCounters {
   const info = parseInfo(infoText);
-  const commands: RedisCounters['commands'] = {};
+  const calls: Record<string, number> = {};
   for (const [name, value] of Object.entries(info)) {
-    if (!name.startsWith('cmdstat_')) continue;
-    const fields = Object.fromEntries(value.split(',').map((pair) => pair.split('=') as [string, string]));
-    commands[name.slice('cmdstat_'.length).toLowerCase()] = {
-      calls: Number(fields.calls ?? 0),
-      usec: Number(fields.usec ?? 0),
-    };
+    const count = /(?:^|,)calls=(\d+)/.exec(value)?.[1];
+    if (name.startsWith('cmdstat_') && count !== undefined) {
+      calls[name.slice('cmdstat_'.length).toLowerCase()] = Number(count);
+    }
   }
   const cpuS = Number(info.used_cpu_sys) + Number(info.used_cpu_user);
-  return { cpuMs: cpuS * 1000, commands };
+  return { cpuMs: cpuS * 1000, calls };
 }
 
 export async function readRedisCounters(client: Redis): Promise<RedisCounters> {
@@ -56,24 +56,21 @@ export async function readRedisCounters(client: Redis): Promise<RedisCounters> {
 export function redisUsage(before: RedisCounters, after: RedisCounters, responses: number): RedisUsage {
   const perRequest = (value: number) => (responses > 0 ? value / responses : Number.NaN);
   const calls: Record<string, number> = {};
-  let totalCalls = 0;
+  let commands = 0;
   let scriptCalls = 0;
-  let commandUsec = 0;
-  for (const [name, counts] of Object.entries(after.commands)) {
-    const delta = counts.calls - (before.commands[name]?.calls ?? 0);
+  for (const [name, count] of Object.entries(after.calls)) {
+    const delta = count - (before.calls[name] ?? 0);
     if (delta <= 0 || OWN_COMMANDS.has(name)) continue;
     calls[name] = delta;
-    totalCalls += delta;
-    commandUsec += counts.usec - (before.commands[name]?.usec ?? 0);
     if (SCRIPT_COMMANDS.has(name)) scriptCalls += delta;
+    else commands += delta;
   }
   const cpuMs = after.cpuMs - before.cpuMs;
   return {
     cpuMs,
     cpuUsPerRequest: perRequest(cpuMs * 1000),
-    callsPerRequest: perRequest(totalCalls),
+    commandsPerRequest: perRequest(commands),
     scriptCallsPerRequest: perRequest(scriptCalls),
-    commandUsPerRequest: perRequest(commandUsec),
     calls,
   };
 }

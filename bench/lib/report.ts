@@ -56,12 +56,10 @@ export interface RedisUsage {
   /** used_cpu_sys + used_cpu_user over the saturating run, ms. */
   cpuMs: number;
   cpuUsPerRequest: number;
-  /** Commands per response, including those a Lua script runs (Redis 7 counts them too). */
-  callsPerRequest: number;
+  /** Commands Redis ran per response, sent alone or run by a Lua script; script calls not included. */
+  commandsPerRequest: number;
   /** EVAL/EVALSHA/FCALL per response: script round trips. */
   scriptCallsPerRequest: number;
-  /** µs inside commands (INFO commandstats `usec`) per response: Redis CPU less its network I/O. */
-  commandUsPerRequest: number;
   /** Calls by command over the run. */
   calls: Record<string, number>;
 }
@@ -132,9 +130,8 @@ export interface ScenarioSummary {
   loadgenCpuPct: number;
   /** Medians of the RedisUsage fields (NaN for the bare route). */
   redisCpuUsPerRequest: number;
-  redisCallsPerRequest: number;
+  redisCommandsPerRequest: number;
   redisScriptCallsPerRequest: number;
-  redisCommandUsPerRequest: number;
 }
 
 export interface MemoryResult {
@@ -254,9 +251,8 @@ export function summarise(runs: readonly ScenarioRun[]): ScenarioSummary[] {
       capacityRatio: vsBare((run, bare) => ratio(bare?.serverCpuUsPerRequest, run.serverCpuUsPerRequest)),
       loadgenCpuPct: medianOf((run) => run.loadgenCpuPct),
       redisCpuUsPerRequest: medianOf((run) => run.redis?.cpuUsPerRequest),
-      redisCallsPerRequest: medianOf((run) => run.redis?.callsPerRequest),
+      redisCommandsPerRequest: medianOf((run) => run.redis?.commandsPerRequest),
       redisScriptCallsPerRequest: medianOf((run) => run.redis?.scriptCallsPerRequest),
-      redisCommandUsPerRequest: medianOf((run) => run.redis?.commandUsPerRequest),
     };
   });
 }
@@ -621,8 +617,8 @@ export function referenceTable(runs: readonly ScenarioRun[]): string {
 
 /**
  * What each scenario that uses Redis cost its redis-server, per response, beside the server's own CPU: Redis CPU
- * (INFO cpu), and against the SET NX route's for the same load; commands (INFO commandstats, those run by
- * Lua scripts included), of which script calls, and µs inside commands.
+ * (INFO cpu), against the SET NX route's for the same load, and the request rate that would take one whole Redis
+ * core; the commands Redis ran (INFO commandstats: sent alone or by a Lua script) and the script calls.
  */
 export function redisTable(runs: readonly ScenarioRun[]): string {
   const rows = summarise(runs)
@@ -638,9 +634,9 @@ export function redisTable(runs: readonly ScenarioRun[]): string {
             ratio(run.redis?.cpuUsPerRequest, ref?.redis?.cpuUsPerRequest),
           ),
         ),
-        fmt(summary.redisCallsPerRequest),
+        fmt(1e6 / summary.redisCpuUsPerRequest, 0),
+        fmt(summary.redisCommandsPerRequest),
         fmt(summary.redisScriptCallsPerRequest),
-        fmt(summary.redisCommandUsPerRequest, 1),
       ];
     });
   return markdownTable(
@@ -649,9 +645,9 @@ export function redisTable(runs: readonly ScenarioRun[]): string {
       'server CPU µs/req',
       'Redis CPU µs/req',
       'Redis CPU × SET NX',
+      'req/s per Redis core',
       'Redis commands/req',
       'scripts/req',
-      'µs in commands/req',
     ],
     rows,
     ['l', 'r', 'r', 'r', 'r', 'r', 'r'],

@@ -45,16 +45,9 @@ function run(
 }
 
 /** What a scenario cost its redis-server, per request: `extra` for run(). */
-function usage(cpuUsPerRequest: number, callsPerRequest: number): Partial<ScenarioRun> {
+function usage(cpuUsPerRequest: number, commandsPerRequest: number): Partial<ScenarioRun> {
   return {
-    redis: {
-      cpuMs: 0,
-      cpuUsPerRequest,
-      callsPerRequest,
-      scriptCallsPerRequest: 0,
-      commandUsPerRequest: cpuUsPerRequest / 4,
-      calls: {},
-    },
+    redis: { cpuMs: 0, cpuUsPerRequest, commandsPerRequest, scriptCallsPerRequest: 0.5, calls: {} },
   };
 }
 
@@ -381,12 +374,12 @@ describe('bench report', () => {
       '125',
       '60.0',
       '5.00',
+      '16667',
       '31.00',
-      '0.00',
-      '15.0',
+      '0.50',
       '',
     ]);
-    expect(rows[2]).toMatch(/^\| log\/mixed +\| +111 \| +50\.0 \| +n\/a \|/);
+    expect(rows[2]).toMatch(/^\| log\/mixed +\| +111 \| +50\.0 \| +n\/a \| +20000 \|/);
   });
 
   it('parses the command line', () => {
