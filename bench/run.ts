@@ -32,7 +32,6 @@ import { parseInfo, type RedisCounters, readRedisCounters, redisUsage } from './
 import { type ReferenceServer, startReferenceRoute } from './lib/reference-routes.js';
 import {
   compareToReferences,
-  evaluateTargets,
   type LoadKind,
   type MemoryResult,
   memoryTable,
@@ -45,9 +44,9 @@ import {
   type SoakResult,
   scenarioTable,
   summarise,
-  targetTable,
 } from './lib/report.js';
 import { median, slope } from './lib/stats.js';
+import { evaluateTargets, targetTable } from './lib/targets.js';
 
 /**
  * `npm run bench`: the built receiver (`dist/main.js`) against a bare Fastify baseline, under the same load,

@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { defaultResultPath, parseBenchArgs } from '../../bench/lib/args.js';
 import {
   compareToReferences,
-  evaluateTargets,
   markdownTable,
   redisTable,
   referenceTable,
@@ -10,8 +9,8 @@ import {
   type ScenarioRun,
   scenarioTable,
   summarise,
-  targetTable,
 } from '../../bench/lib/report.js';
+import { evaluateTargets, targetTable } from '../../bench/lib/targets.js';
 
 function run(
   key: ScenarioKey,
