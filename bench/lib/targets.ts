@@ -96,6 +96,8 @@ export interface TargetInputs {
   fixedRateBasis?: string;
 }
 
+const times = (value: number) => (Number.isFinite(value) ? `${fmt(value)}×` : 'n/a');
+
 const skipReasonOf = (skipped: readonly Skipped[], what: string) => {
   const skip = skipped.find((entry) => entry.what.startsWith(what));
   return skip ? `skipped: ${skip.reason}` : undefined;
@@ -125,7 +127,7 @@ export function evaluateTargets({
       { op: '≥', value: limit, unit: '×' },
       undefined,
       summary
-        ? `CPU ${fmt(summary.capacityRatio)}×; ${fmt(vs('twophase'))}× two-phase, ${fmt(vs('setnx'))}× SET NX`
+        ? `CPU ${times(summary.capacityRatio)}; ${times(vs('twophase'))} two-phase, ${times(vs('setnx'))} SET NX`
         : undefined,
     );
   };
