@@ -41,6 +41,10 @@ export const TARGETS = {
    * Redis CPU per request of the log sink ÷ the SET NX route's (same round, same load) as of 2026-12-03
    * (bench/results/2026-12-03.json, redis-server CPU from /proc ÷ req/s: 73.7 ÷ 13.3 µs, 71.4 ÷ 15.7, 78.8 ÷ 13.0
    * for new events; 27.6 ÷ 10.9, 26.5 ÷ 9.9, 29.5 ÷ 11.6 for retries; medians): "not worse than today".
+   * Provisional: the SET NX route's Redis CPU per request depends on how many commands auto-pipelining puts in
+   * one read, which a busy machine changes, and --quick runs of the same receiver on a loaded machine
+   * (2026-12-04) gave 6.9–12× and 5.5–5.8×. To be set again from a quiet full run of the receiver as of
+   * 2026-12-04 (the `bench` branch, src as on main) before a change to the store is judged by it.
    */
   redisCpuVsSetnx: { unique: 5.5, duplicate: 2.5 },
   bytesPerKey: 110,
@@ -193,7 +197,7 @@ export function evaluateTargets({
     results.push(
       check(
         `log-${load}-redis-cpu`,
-        `${key}: Redis CPU per request vs the SET NX route's (same round; limit: 2026-12-03's)`,
+        `${key}: Redis CPU per request vs the SET NX route's (same round; provisional limit: 2026-12-03's)`,
         medianOverRounds(runs, key, `setnx/${load}`, (run, ref) =>
           ratio(run.redis?.cpuUsPerRequest, ref?.redis?.cpuUsPerRequest),
         ),
