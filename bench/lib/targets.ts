@@ -40,11 +40,11 @@ export const TARGETS = {
   /**
    * Redis CPU µs per request of the log sink, "not worse than today": the medians of 2026-12-03's rounds
    * (bench/results/2026-12-03.json, redis-server CPU from /proc ÷ req/s: 73.7, 71.4, 78.8 µs per new event;
-   * 27.6, 26.5, 29.5 per retry). An absolute figure, although it depends on the machine, because it held on
-   * 2026-12-04 on a machine loaded by others (61–85 and 25–30 µs from INFO cpu in --quick runs of the same
-   * receiver), while its ratio to the SET NX route's moved from 5.5× to 7–12×: the route's Redis CPU per
-   * request depends on how many commands auto-pipelining puts in one read, which the load changes. The ratio
-   * is printed beside it.
+   * 27.6, 26.5, 29.5 per retry), the ratio to the SET NX route's Redis CPU printed beside it. Provisional: on
+   * 2026-12-04, on a machine loaded by others, --quick runs of the same receiver gave 61–131 and 25–40 µs, and
+   * ratios of 6.7–12× and 3.2–5.8× (5.5× and 2.5× on 2026-12-03; the route's Redis CPU per request depends on
+   * how many commands auto-pipelining packs in one read). To be set again from a quiet full run of the
+   * receiver as it is before the store changes, on the machine that judges them.
    */
   redisCpuUsPerRequest: { unique: 74, duplicate: 28 },
   bytesPerKey: 110,
