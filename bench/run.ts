@@ -11,7 +11,7 @@ import {
   killChildren,
   pinSelf,
   REPO_ROOT,
-  RedisProcess,
+  type RedisProcess,
   RssSampler,
   readCpuMs,
   readMachineCpuMs,
@@ -25,26 +25,28 @@ import {
   bodySource,
   EVENTS_PATH,
   type EventBodies,
-  newEventBodies,
   type Receiver,
   startReceiver,
 } from './lib/receiver.js';
+import { parseInfo, type RedisCounters, readRedisCounters, redisUsage } from './lib/redis-usage.js';
+import { type ReferenceServer, startReferenceRoute } from './lib/reference-routes.js';
 import {
-  evaluateTargets,
-  isYardstickScenario,
+  compareToReferences,
   type LoadKind,
   type MemoryResult,
   memoryTable,
+  REFERENCE_ROUTES,
+  redisTable,
+  referenceTable,
   type ScenarioKey,
   type ScenarioRun,
   type Skipped,
   type SoakResult,
   scenarioTable,
   summarise,
-  targetTable,
-  yardstickTable,
 } from './lib/report.js';
 import { median, slope } from './lib/stats.js';
+import { evaluateTargets, targetTable } from './lib/targets.js';
 import {
   measureReplacements,
   type ReplacementsRun,
@@ -135,29 +137,6 @@ async function processedMarks(client: Redis): Promise<number> {
   return marks;
 }
 
-/** bench/setnx.ts with a redis-server of its own, and its bodies: the yardstick the targets came from. */
-interface Yardstick extends EventBodies {
-  redis: RedisProcess;
-  server: ServerProcess;
-}
-
-async function startYardstick(
-  options: BenchOptions,
-  templates: ReturnType<typeof loadTemplates>,
-): Promise<Yardstick> {
-  const redis = await RedisProcess.start(options.loadCpu);
-  try {
-    const server = await ServerProcess.start(compileBenchServer('setnx'), EVENTS_PATH, {
-      cpu: options.serverCpu,
-      env: { EVENTS_PATH, REDIS_URL: redis.url },
-    });
-    return { redis, server, ...newEventBodies(templates) };
-  } catch (error) {
-    await redis.stop();
-    throw error;
-  }
-}
-
 interface Target {
   key: ScenarioKey;
   server: ServerProcess;
@@ -168,13 +147,29 @@ interface Target {
   load?: LoadKind;
 }
 
-async function measure(target: Target, round: number, options: BenchOptions): Promise<ScenarioRun> {
+/**
+ * `--fixed-rate half-bare`: half of the bare route's saturated req/s in this round (the baseline runs first in
+ * each round; its own fixed-rate run uses its saturated run just before). 0: no fixed-rate run.
+ */
+function fixedRateFor(options: BenchOptions, bareRps: number | undefined): number {
+  if (options.fixedRate !== 'half-bare') return options.fixedRate;
+  return bareRps !== undefined && Number.isFinite(bareRps) ? Math.round(bareRps / 2) : 0;
+}
+
+async function measure(
+  target: Target,
+  round: number,
+  options: BenchOptions,
+  /** This round's bare req/s (undefined for the baseline itself: its own saturated run is used). */
+  bareRps: number | undefined,
+): Promise<ScenarioRun> {
   const { server, receiver } = target;
   const redis = target.redis ?? receiver?.redis;
   const notes: string[] = [];
   const marksBefore = receiver ? await processedMarks(receiver.redis.client) : undefined;
   const cpuBefore = readCpuMs(server.pid);
   const redisCpuBefore = redis ? readCpuMs(redis.pid) : 0;
+  const countersBefore: RedisCounters | undefined = redis ? await readRedisCounters(redis.client) : undefined;
   const machineBefore = readMachineCpuMs();
   const wallBefore = performance.now();
   const sampler = new RssSampler(server.pid, 200).start();
@@ -190,13 +185,18 @@ async function measure(target: Target, round: number, options: BenchOptions): Pr
   const serverCpuMs = readCpuMs(server.pid) - cpuBefore;
   const serverCpuPct = (serverCpuMs / wallMs) * 100;
   const redisCpuPct = redis ? ((readCpuMs(redis.pid) - redisCpuBefore) / wallMs) * 100 : 0;
+  const usage =
+    redis && countersBefore
+      ? redisUsage(countersBefore, await readRedisCounters(redis.client), result.requests)
+      : undefined;
   const machineBusyPct = ((readMachineCpuMs().busyMs - machineBefore.busyMs) / wallMs) * 100;
   // What neither the server, redis-server nor the load generator used: other people's processes, which make
   // a round unreliable.
   const otherCpuPct = Math.max(0, machineBusyPct - serverCpuPct - redisCpuPct - result.loadgenCpuPct);
   const { peakMb } = sampler.stop();
   let fixed: PacedResult | undefined;
-  if (options.fixedRate > 0) {
+  const fixedRate = fixedRateFor(options, target.key === 'baseline' ? result.rps : bareRps);
+  if (fixedRate > 0) {
     await sleep(500);
     fixed = await runPaced({
       url: server.url,
@@ -204,11 +204,11 @@ async function measure(target: Target, round: number, options: BenchOptions): Pr
       apiKey: API_KEY,
       connections: options.connections,
       durationS: options.fixedRateDurationS,
-      rate: options.fixedRate,
+      rate: fixedRate,
       nextBody: target.nextBody,
     });
-    if (fixed.rps < options.fixedRate * 0.95) {
-      notes.push(`fixed rate: ${fixed.rps.toFixed(0)} req/s answered of ${options.fixedRate} asked`);
+    if (fixed.rps < fixedRate * 0.95) {
+      notes.push(`fixed rate: ${fixed.rps.toFixed(0)} req/s answered of ${fixedRate} asked`);
     }
   }
   await sleep(1000);
@@ -255,12 +255,13 @@ async function measure(target: Target, round: number, options: BenchOptions): Pr
     serverCpuUsPerRequest: (serverCpuMs * 1000) / Math.max(result.requests, 1),
     loadgenCpuPct: result.loadgenCpuPct,
     redisCpuPct,
+    ...(usage ? { redis: usage } : {}),
     otherCpuPct,
     ...(keysAdded !== undefined ? { keysAdded } : {}),
     ...(fixed
       ? {
           fixedRate: {
-            rate: options.fixedRate,
+            rate: fixedRate,
             rps: fixed.rps,
             p50: fixed.latency.p50,
             p99: fixed.latency.p99,
@@ -324,6 +325,7 @@ function describeRun(run: ScenarioRun): string {
     `p50 ${run.latencyMs.p50.toFixed(2)} ms  p99 ${run.latencyMs.p99.toFixed(2)} ms  ` +
     `RSS ${run.rssPeakMb.toFixed(1)} MB  ${run.serverCpuUsPerRequest.toFixed(0)} µs/req  cpu srv ${run.serverCpuPct.toFixed(0)}% load ${run.loadgenCpuPct.toFixed(0)}% ` +
     `redis ${run.redisCpuPct.toFixed(0)}% other ${run.otherCpuPct.toFixed(0)}%` +
+    `${run.redis ? `  redis ${run.redis.cpuUsPerRequest.toFixed(1)} µs/req ${run.redis.commandsPerRequest.toFixed(2)} cmds/req` : ''}` +
     `${run.keysAdded !== undefined ? `  +${run.keysAdded} keys` : ''}${codes}` +
     `${run.fixedRate ? `  @${run.fixedRate.rate}/s p50 ${run.fixedRate.p50.toFixed(2)} p99 ${run.fixedRate.p99.toFixed(2)} ms` : ''}` +
     `${run.notes.length > 0 ? `  ! ${run.notes.join('; ')}` : ''}`
@@ -361,16 +363,19 @@ async function bench(options: BenchOptions): Promise<number> {
   let redisVersion = 'unknown';
   let soakResult: SoakResult | undefined;
   const runs: ScenarioRun[] = [];
-  let yardstick: Yardstick | undefined;
+  const references: ReferenceServer[] = [];
 
   try {
-    try {
-      yardstick = await startYardstick(options, templates);
-      out(`  SET NX yardstick: pid ${yardstick.server.pid} on ${yardstick.server.url}`);
-    } catch (error) {
-      const reason = (error instanceof Error ? error.message : String(error)).slice(0, 300);
-      skipped.push({ what: 'SET NX yardstick', reason });
-      out(`  ! SET NX yardstick skipped: ${reason}`);
+    for (const { route, label } of REFERENCE_ROUTES) {
+      try {
+        const reference = await startReferenceRoute(route, options, templates);
+        references.push(reference);
+        out(`  ${label} route: pid ${reference.server.pid} on ${reference.server.url}`);
+      } catch (error) {
+        const reason = (error instanceof Error ? error.message : String(error)).slice(0, 300);
+        skipped.push({ what: `${label} route`, reason });
+        out(`  ! ${label} route skipped: ${reason}`);
+      }
     }
     for (const sink of options.sinks) {
       try {
@@ -395,7 +400,7 @@ async function bench(options: BenchOptions): Promise<number> {
       durationS: options.warmupS,
       nextBody: baselineBody,
     });
-    if (yardstick) await sendPool(yardstick.server, yardstick, options);
+    for (const reference of references) await sendPool(reference.server, reference, options);
     for (const receiver of receivers) {
       const result = await memoryPhase(receiver, options);
       memory.push(result);
@@ -416,14 +421,14 @@ async function bench(options: BenchOptions): Promise<number> {
     for (let round = 1; round <= options.rounds; round++) {
       out(`\nround ${round}/${options.rounds}`);
       const targets: Target[] = [{ key: 'baseline', server: baseline, nextBody: baselineBody }];
-      if (yardstick?.server.running) {
+      for (const reference of references.filter((candidate) => candidate.server.running)) {
         for (const load of ['unique', 'duplicate'] as const) {
           targets.push({
-            key: `setnx/${load}`,
-            server: yardstick.server,
-            redis: yardstick.redis,
+            key: `${reference.route}/${load}`,
+            server: reference.server,
+            redis: reference.redis,
             load,
-            nextBody: bodySource(yardstick, load, options.mixedDuplicatePercent),
+            nextBody: bodySource(reference, load, options.mixedDuplicatePercent),
           });
         }
       }
@@ -438,12 +443,14 @@ async function bench(options: BenchOptions): Promise<number> {
           });
         }
       }
+      // This round's bare req/s, which sets the fixed rate of the scenarios after it (the baseline runs first).
+      let bareRps: number | undefined;
       for (const target of targets) {
         // Keeps the attempt least disturbed by other processes.
         let run: ScenarioRun | undefined;
         for (let attempt = 0; attempt <= options.retries && target.server.running; attempt++) {
           const quiet = await waitForQuiet(options.quietWaitS);
-          const attemptRun = await measure(target, round, options);
+          const attemptRun = await measure(target, round, options, bareRps);
           if (quiet.busyPct > 15) {
             attemptRun.notes.push(`machine still ${quiet.busyPct.toFixed(0)} % busy before it`);
           }
@@ -453,6 +460,7 @@ async function bench(options: BenchOptions): Promise<number> {
           if (attempt < options.retries) out(`${describeRun(attemptRun)}  → again`);
         }
         if (!run) continue;
+        if (run.key === 'baseline') bareRps = run.rps;
         runs.push(run);
         out(describeRun(run));
       }
@@ -470,9 +478,9 @@ async function bench(options: BenchOptions): Promise<number> {
     }
   } finally {
     await baseline.stop();
-    if (yardstick) {
-      await yardstick.server.stop();
-      await yardstick.redis.stop();
+    for (const reference of references) {
+      await reference.server.stop();
+      await reference.redis.stop();
     }
     for (const receiver of receivers) {
       const exit = await receiver.server.stop();
@@ -486,16 +494,25 @@ async function bench(options: BenchOptions): Promise<number> {
   }
 
   const summaries = summarise(runs);
-  const targets = evaluateTargets({ summaries, memory, soak: soakResult, skipped });
+  const comparisons = compareToReferences(runs);
+  const fixedRateBasis =
+    options.fixedRate === 'half-bare' ? "half of bare's saturated req/s, same round" : undefined;
+  const targets = evaluateTargets({ runs, memory, soak: soakResult, skipped, fixedRateBasis });
   const failed = targets.filter((target) => target.status === 'FAIL').length;
 
   out(
     `\n## Results (medians of ${options.rounds} round(s) × ${options.durationS} s, ${options.connections} connections)\n`,
   );
   out(scenarioTable(summaries));
-  if (summaries.some((summary) => isYardstickScenario(summary.key))) {
-    out('\n### Against the SET NX yardstick (bench/setnx.ts)\n');
-    out(yardstickTable(runs));
+  if (comparisons.length > 0) {
+    out(
+      '\n### Against the reference routes (bench/setnx.ts: one SET NX; the two-phase floor, SET NX + SET XX)\n',
+    );
+    out(referenceTable(runs));
+  }
+  if (summaries.some((summary) => Number.isFinite(summary.redisCpuUsPerRequest))) {
+    out('\n### Redis per request (INFO cpu, INFO commandstats)\n');
+    out(redisTable(runs));
   }
   out('\n### Redis memory per retained key\n');
   out(memory.length > 0 ? memoryTable(memory) : '(no receiver ran)');
@@ -529,6 +546,7 @@ async function bench(options: BenchOptions): Promise<number> {
     },
     options: { ...options, meanBodyBytes: Math.round(meanBodyBytes) },
     summaries,
+    comparisons,
     memory,
     soak: soakResult,
     targets,
@@ -545,15 +563,6 @@ async function bench(options: BenchOptions): Promise<number> {
   out(`\n${failed === 0 ? 'all targets met' : `${failed} target(s) FAILED`}`);
   // Missing targets are reported, not failed: the benchmark's exit code says whether it ran.
   return 0;
-}
-
-function parseInfo(text: string): Record<string, string> {
-  const entries: Record<string, string> = {};
-  for (const line of text.split('\r\n')) {
-    const at = line.indexOf(':');
-    if (at > 0) entries[line.slice(0, at)] = line.slice(at + 1);
-  }
-  return entries;
 }
 
 /** Hand-written replacements against their libraries, read against this run's log/unique CPU per request. */

@@ -21,8 +21,11 @@ export interface BenchOptions {
   /** CPU of the servers under test, and of the load generator and redis-server. */
   serverCpu: number;
   loadCpu: number;
-  /** Latency at a fixed request rate, well below saturation (0: not measured). */
-  fixedRate: number;
+  /**
+   * Latency at a fixed request rate (0: not measured); `half-bare`: half of the bare route's saturated req/s,
+   * measured first in the same round.
+   */
+  fixedRate: number | 'half-bare';
   fixedRateDurationS: number;
   /** Before each scenario, wait up to this long for other processes to leave the CPUs alone. */
   quietWaitS: number;
@@ -52,8 +55,9 @@ export const USAGE = `npm run bench [-- options]
   --no-write          print only
   --server-cpu N      CPU for the servers under test (default 0)
   --load-cpu N        CPU for the load generator and redis-server (default 1)
-  --fixed-rate R      after each saturating run, measure latency at R req/s for --fixed-duration s
-                      (default 2000 req/s for 5 s; 0 = not measured)
+  --fixed-rate R      after each saturating run, measure latency at R req/s for --fixed-duration s;
+                      half-bare (default): half of the bare route's req/s, measured first in the
+                      same round; 0 = not measured
   --fixed-duration S  seconds of the fixed-rate run (default 5; quick 2)
   --quiet-wait S      before each scenario, wait up to S s for the machine to be idle (default 60; quick 5)
   --retries N         run a scenario again when other processes took > 25 % of a CPU meanwhile, keeping
@@ -139,7 +143,10 @@ export function parseBenchArgs(argv: readonly string[]): BenchOptions {
     write: values['no-write'] !== true,
     serverCpu: positiveInt('server-cpu', values['server-cpu'], 0, 0),
     loadCpu: positiveInt('load-cpu', values['load-cpu'], 1, 0),
-    fixedRate: positiveInt('fixed-rate', values['fixed-rate'], 2000, 0),
+    fixedRate:
+      (values['fixed-rate'] ?? 'half-bare') === 'half-bare'
+        ? 'half-bare'
+        : positiveInt('fixed-rate', values['fixed-rate'], 0, 0),
     fixedRateDurationS: positiveNumber('fixed-duration', values['fixed-duration'], quick ? 2 : 5),
     quietWaitS: positiveInt('quiet-wait', values['quiet-wait'], quick ? 5 : 60, 0),
     retries: positiveInt('retries', values.retries, quick ? 0 : 2, 0),

@@ -1,27 +1,67 @@
 import { median, ratio } from './stats.js';
 
-/** The benchmark's data model, the per-scenario medians, the targets and the Markdown table: all pure. */
+/** The benchmark's data model, the per-scenario medians and ratios, and the Markdown tables: all pure. */
 
 export type SinkName = 'log' | 'redis-stream';
 export type LoadKind = 'unique' | 'duplicate' | 'mixed';
 
-/** The SET NX yardstick (bench/setnx.ts) runs the loads that need no sink: new events and retries. */
-export type YardstickLoad = Exclude<LoadKind, 'mixed'>;
+/** The reference routes (bench/setnx.ts) run the loads that need no sink: new events and retries. */
+export type ReferenceLoad = Exclude<LoadKind, 'mixed'>;
 
 /**
- * `baseline` (the bare route), `setnx/<load>` (the yardstick issue 7's targets came from), or a receiver
- * scenario `<sink>/<load>` (e.g. `log/unique`).
+ * The reference routes of bench/setnx.ts, each with a redis-server of its own: `setnx`, the SET NX yardstick
+ * issue 7's targets came from (one `SET NX`), and `twophase`, the two-phase floor of any claim-then-complete
+ * design (`SET NX` to claim, `SET XX` to mark a new event done).
  */
-export type ScenarioKey = 'baseline' | `setnx/${YardstickLoad}` | `${SinkName}/${LoadKind}`;
+export type ReferenceRoute = 'setnx' | 'twophase';
 
-/** Whether a scenario is one of the SET NX yardstick's. */
-export function isYardstickScenario(key: ScenarioKey): key is `setnx/${YardstickLoad}` {
-  return key.startsWith('setnx/');
+export const REFERENCE_ROUTES: readonly { route: ReferenceRoute; label: string }[] = [
+  { route: 'setnx', label: 'SET NX' },
+  { route: 'twophase', label: 'two-phase' },
+];
+
+/**
+ * `baseline` (the bare route), `<reference route>/<load>` (e.g. `twophase/unique`), or a receiver scenario
+ * `<sink>/<load>` (e.g. `log/unique`).
+ */
+export type ScenarioKey = 'baseline' | `${ReferenceRoute}/${ReferenceLoad}` | `${SinkName}/${LoadKind}`;
+
+/** Whether a scenario is one of the reference routes'. */
+export function isReferenceScenario(key: ScenarioKey): key is `${ReferenceRoute}/${ReferenceLoad}` {
+  return REFERENCE_ROUTES.some(({ route }) => key.startsWith(`${route}/`));
 }
 
-/** Whether a scenario measures the receiver, rather than one of the two references it is read against. */
-export function isReceiverScenario(key: ScenarioKey): boolean {
-  return key !== 'baseline' && !isYardstickScenario(key);
+/** Whether a scenario measures the receiver, rather than the bare route or a reference route. */
+export function isReceiverScenario(key: ScenarioKey): key is `${SinkName}/${LoadKind}` {
+  return key !== 'baseline' && !isReferenceScenario(key);
+}
+
+/**
+ * The reference route's scenario a receiver scenario is read against: the same load; a mixed load against the
+ * route's new events (the slower of its two loads, as the reference routes run no mixed load) when
+ * `mixedAsUnique`, else none.
+ */
+export function referenceKey(
+  route: ReferenceRoute,
+  key: ScenarioKey,
+  mixedAsUnique = false,
+): ScenarioKey | undefined {
+  const load = key.slice(key.indexOf('/') + 1);
+  if (load === 'unique' || load === 'duplicate') return `${route}/${load}`;
+  return load === 'mixed' && mixedAsUnique ? `${route}/unique` : undefined;
+}
+
+/** What one scenario cost its redis-server (see redis-usage.ts), per response. */
+export interface RedisUsage {
+  /** used_cpu_sys + used_cpu_user over the saturating run, ms. */
+  cpuMs: number;
+  cpuUsPerRequest: number;
+  /** Commands Redis ran per response, sent alone or run by a Lua script; script calls not included. */
+  commandsPerRequest: number;
+  /** EVAL/EVALSHA/FCALL per response: script round trips. */
+  scriptCallsPerRequest: number;
+  /** Calls by command over the run. */
+  calls: Record<string, number>;
 }
 
 export interface ScenarioRun {
@@ -47,6 +87,8 @@ export interface ScenarioRun {
   serverCpuUsPerRequest: number;
   loadgenCpuPct: number;
   redisCpuPct: number;
+  /** INFO cpu and commandstats of the server's redis-server over the saturating run (not for the bare route). */
+  redis?: RedisUsage;
   /** CPU used on the machine by anything else meanwhile (other people's builds and tests): noise. */
   otherCpuPct: number;
   /** DBSIZE after minus before (receiver scenarios). */
@@ -86,6 +128,10 @@ export interface ScenarioSummary {
    */
   capacityRatio: number;
   loadgenCpuPct: number;
+  /** Medians of the RedisUsage fields (NaN for the bare route). */
+  redisCpuUsPerRequest: number;
+  redisCommandsPerRequest: number;
+  redisScriptCallsPerRequest: number;
 }
 
 export interface MemoryResult {
@@ -118,35 +164,32 @@ export interface Skipped {
   reason: string;
 }
 
-export type TargetStatus = 'PASS' | 'FAIL' | 'SKIP';
-
-export interface TargetResult {
-  id: string;
-  description: string;
-  limit: string;
-  actual: string;
-  status: TargetStatus;
+/**
+ * For each round `key` ran in: `f(its run, the run of referenceKey in the same round)` (undefined when that
+ * one did not run), then the median over rounds. Every ratio of the report is taken this way, so that a
+ * round slowed down by something else on the machine slows both sides of its ratio.
+ */
+export function medianOverRounds(
+  runs: readonly ScenarioRun[],
+  key: ScenarioKey,
+  referenceKey: ScenarioKey | undefined,
+  f: (run: ScenarioRun, reference: ScenarioRun | undefined) => number,
+): number {
+  const reference = (round: number) =>
+    runs.find((run) => run.key === referenceKey && referenceKey !== undefined && run.round === round);
+  return median(runs.filter((run) => run.key === key).map((run) => f(run, reference(run.round))));
 }
-
-export const TARGETS = {
-  uniqueRatio: 0.8,
-  duplicateRatio: 0.85,
-  p99Ratio: 1.5,
-  redisStreamRatio: 0.7,
-  bytesPerKey: 110,
-  rssMb: 120,
-  /** Soak: RSS may not grow more than this between the start and the end of the long run. */
-  soakGrowthMb: 10,
-} as const;
 
 /** Medians per scenario over rounds; ratios are taken within each round, against that round's baseline. */
 export function summarise(runs: readonly ScenarioRun[]): ScenarioSummary[] {
-  const baselineByRound = new Map<number, ScenarioRun>();
-  for (const run of runs) if (run.key === 'baseline') baselineByRound.set(run.round, run);
   const keys: ScenarioKey[] = [];
   for (const run of runs) if (!keys.includes(run.key)) keys.push(run.key);
   return keys.map((key) => {
     const mine = runs.filter((run) => run.key === key);
+    const vsBare = (f: (run: ScenarioRun, bare: ScenarioRun | undefined) => number) =>
+      medianOverRounds(runs, key, 'baseline', f);
+    const medianOf = (f: (run: ScenarioRun) => number | undefined) =>
+      median(mine.map((run) => f(run) ?? Number.NaN));
     const statusCodes: Record<string, number> = {};
     for (const run of mine) {
       for (const [code, count] of Object.entries(run.statusCodes)) {
@@ -156,186 +199,33 @@ export function summarise(runs: readonly ScenarioRun[]): ScenarioSummary[] {
     return {
       key,
       rounds: mine.length,
-      rps: median(mine.map((run) => run.rps)),
-      ratio: median(mine.map((run) => ratio(run.rps, baselineByRound.get(run.round)?.rps))),
-      p50Ms: median(mine.map((run) => run.latencyMs.p50)),
-      p99Ms: median(mine.map((run) => run.latencyMs.p99)),
-      p99Ratio: median(
-        mine.map((run) => ratio(run.latencyMs.p99, baselineByRound.get(run.round)?.latencyMs.p99)),
-      ),
-      fixedRate: median(mine.map((run) => run.fixedRate?.rate ?? Number.NaN)),
-      fixedP50Ms: median(mine.map((run) => run.fixedRate?.p50 ?? Number.NaN)),
-      fixedP99Ms: median(mine.map((run) => run.fixedRate?.p99 ?? Number.NaN)),
-      fixedP99Ratio: median(
-        mine.map((run) => ratio(run.fixedRate?.p99, baselineByRound.get(run.round)?.fixedRate?.p99)),
-      ),
+      rps: medianOf((run) => run.rps),
+      ratio: vsBare((run, bare) => ratio(run.rps, bare?.rps)),
+      p50Ms: medianOf((run) => run.latencyMs.p50),
+      p99Ms: medianOf((run) => run.latencyMs.p99),
+      p99Ratio: vsBare((run, bare) => ratio(run.latencyMs.p99, bare?.latencyMs.p99)),
+      fixedRate: medianOf((run) => run.fixedRate?.rate),
+      fixedP50Ms: medianOf((run) => run.fixedRate?.p50),
+      fixedP99Ms: medianOf((run) => run.fixedRate?.p99),
+      fixedP99Ratio: vsBare((run, bare) => ratio(run.fixedRate?.p99, bare?.fixedRate?.p99)),
       rssPeakMb: Math.max(...mine.map((run) => run.rssPeakMb)),
-      rssAfterMb: median(mine.map((run) => run.rssAfterMb)),
+      rssAfterMb: medianOf((run) => run.rssAfterMb),
       non2xx: mine.reduce((sum, run) => sum + run.non2xx + (run.fixedRate?.non2xx ?? 0), 0),
       statusCodes,
       errors: mine.reduce((sum, run) => sum + run.errors + run.timeouts, 0),
-      serverCpuPct: median(mine.map((run) => run.serverCpuPct)),
-      serverCpuUsPerRequest: median(mine.map((run) => run.serverCpuUsPerRequest)),
-      capacityRatio: median(
-        mine.map((run) =>
-          ratio(baselineByRound.get(run.round)?.serverCpuUsPerRequest, run.serverCpuUsPerRequest),
-        ),
-      ),
-      loadgenCpuPct: median(mine.map((run) => run.loadgenCpuPct)),
+      serverCpuPct: medianOf((run) => run.serverCpuPct),
+      serverCpuUsPerRequest: medianOf((run) => run.serverCpuUsPerRequest),
+      capacityRatio: vsBare((run, bare) => ratio(bare?.serverCpuUsPerRequest, run.serverCpuUsPerRequest)),
+      loadgenCpuPct: medianOf((run) => run.loadgenCpuPct),
+      redisCpuUsPerRequest: medianOf((run) => run.redis?.cpuUsPerRequest),
+      redisCommandsPerRequest: medianOf((run) => run.redis?.commandsPerRequest),
+      redisScriptCallsPerRequest: medianOf((run) => run.redis?.scriptCallsPerRequest),
     };
   });
 }
 
-const fmt = (value: number, digits = 2): string => (Number.isFinite(value) ? value.toFixed(digits) : 'n/a');
-
-function atLeast(
-  id: string,
-  description: string,
-  actual: number | undefined,
-  limit: number,
-  skipReason?: string,
-): TargetResult {
-  if (actual === undefined || Number.isNaN(actual)) {
-    return { id, description, limit: `≥ ${limit}×`, actual: skipReason ?? 'not measured', status: 'SKIP' };
-  }
-  return {
-    id,
-    description,
-    limit: `≥ ${limit}×`,
-    actual: `${fmt(actual)}×`,
-    status: actual >= limit ? 'PASS' : 'FAIL',
-  };
-}
-
-function atMost(
-  id: string,
-  description: string,
-  actual: number | undefined,
-  limit: number,
-  unit: string,
-  skipReason?: string,
-): TargetResult {
-  const shown = (value: number) => (unit === '×' ? `${fmt(value)}×` : `${fmt(value, 1)} ${unit}`);
-  const limitText = unit === '×' ? `≤ ${limit}×` : `≤ ${limit} ${unit}`;
-  if (actual === undefined || Number.isNaN(actual)) {
-    return { id, description, limit: limitText, actual: skipReason ?? 'not measured', status: 'SKIP' };
-  }
-  return {
-    id,
-    description,
-    limit: limitText,
-    actual: shown(actual),
-    status: actual <= limit ? 'PASS' : 'FAIL',
-  };
-}
-
-export interface TargetInputs {
-  summaries: readonly ScenarioSummary[];
-  memory: readonly MemoryResult[];
-  soak?: SoakResult | undefined;
-  skipped: readonly Skipped[];
-}
-
-/** Every target of issue 7, PASS/FAIL/SKIP, in a fixed order. */
-export function evaluateTargets({ summaries, memory, soak, skipped }: TargetInputs): TargetResult[] {
-  const byKey = new Map(summaries.map((summary) => [summary.key, summary]));
-  const streamSkip = skipped.find((skip) => skip.what.startsWith('redis-stream'));
-  const streamReason = streamSkip ? `skipped: ${streamSkip.reason}` : undefined;
-  const results: TargetResult[] = [
-    atLeast(
-      'log-unique-throughput',
-      'log sink, unique events: req/s vs bare',
-      byKey.get('log/unique')?.ratio,
-      TARGETS.uniqueRatio,
-    ),
-    atLeast(
-      'log-duplicate-throughput',
-      'log sink, duplicates: req/s vs bare',
-      byKey.get('log/duplicate')?.ratio,
-      TARGETS.duplicateRatio,
-    ),
-  ];
-  for (const sink of ['log', 'redis-stream'] as const) {
-    for (const load of ['unique', 'duplicate', 'mixed'] as const) {
-      const summary = byKey.get(`${sink}/${load}`);
-      if (sink === 'redis-stream' && summary === undefined && streamReason === undefined) continue;
-      const skip = sink === 'redis-stream' ? streamReason : undefined;
-      results.push(
-        atMost(
-          `${sink}-${load}-p99`,
-          `${sink} sink, ${load}: p99 vs bare p99, both saturated (same round)`,
-          summary?.p99Ratio,
-          TARGETS.p99Ratio,
-          '×',
-          skip,
-        ),
-      );
-      const rate = summary?.fixedRate;
-      results.push(
-        atMost(
-          `${sink}-${load}-p99-fixed-rate`,
-          `${sink} sink, ${load}: p99 vs bare p99 at ${rate !== undefined && Number.isFinite(rate) ? rate : 'a fixed'} req/s`,
-          summary?.fixedP99Ratio,
-          TARGETS.p99Ratio,
-          '×',
-          skip,
-        ),
-      );
-    }
-  }
-  for (const load of ['unique', 'duplicate', 'mixed'] as const) {
-    results.push(
-      atLeast(
-        `redis-stream-${load}-throughput`,
-        `redis-stream sink, ${load}: req/s vs bare`,
-        byKey.get(`redis-stream/${load}`)?.ratio,
-        TARGETS.redisStreamRatio,
-        streamReason,
-      ),
-    );
-  }
-  const logMemory = memory.find((entry) => entry.sink === 'log');
-  results.push(
-    atMost(
-      'redis-bytes-per-key',
-      'Redis used_memory per retained key (log sink)',
-      logMemory?.bytesPerKey,
-      TARGETS.bytesPerKey,
-      'B',
-    ),
-  );
-  const receiverRss = summaries.filter((summary) => isReceiverScenario(summary.key)).map((s) => s.rssPeakMb);
-  if (soak) receiverRss.push(soak.rssPeakMb);
-  results.push(
-    atMost(
-      'rss-under-load',
-      'receiver peak RSS under load (all scenarios)',
-      receiverRss.length > 0 ? Math.max(...receiverRss) : undefined,
-      TARGETS.rssMb,
-      'MB',
-    ),
-  );
-  results.push(
-    atMost(
-      'rss-soak-growth',
-      `receiver RSS growth over the ${soak ? `${Math.round(soak.durationS)} s` : 'long'} run`,
-      soak?.growthMb,
-      TARGETS.soakGrowthMb,
-      'MB',
-      soak ? undefined : 'skipped: no soak run (--quick or --soak 0)',
-    ),
-  );
-  const receivers = summaries.filter((summary) => isReceiverScenario(summary.key));
-  const non2xx = receivers.reduce((sum, summary) => sum + summary.non2xx + summary.errors, 0);
-  results.push({
-    id: 'no-errors',
-    description: 'non-2xx answers and connection errors (receiver scenarios)',
-    limit: '= 0',
-    actual: receivers.length === 0 ? 'not measured' : String(non2xx),
-    status: receivers.length === 0 ? 'SKIP' : non2xx === 0 ? 'PASS' : 'FAIL',
-  });
-  return results;
-}
+export const fmt = (value: number, digits = 2): string =>
+  Number.isFinite(value) ? value.toFixed(digits) : 'n/a';
 
 /** A GitHub-flavoured Markdown table, columns padded so it reads in a terminal too. */
 export function markdownTable(
@@ -403,53 +293,134 @@ export function scenarioTable(summaries: readonly ScenarioSummary[]): string {
   );
 }
 
+/** A receiver scenario read against one reference route's scenario of the same load, same round. */
+export interface ReferenceComparison {
+  route: ReferenceRoute;
+  /** The reference route's req/s ÷ bare. */
+  referenceRatio: number;
+  /** Receiver req/s ÷ the reference's. */
+  rpsRatio: number;
+  /** The reference's server CPU µs/req ÷ the receiver's: the share of its throughput if both were CPU-bound. */
+  cpuRatio: number;
+  /** Receiver p99 ÷ the reference's, both saturated. */
+  p99Ratio: number;
+  /** Receiver Redis CPU µs/req ÷ the reference's. */
+  redisCpuRatio: number;
+}
+
+export interface ReceiverComparison {
+  key: ScenarioKey;
+  ratio: number;
+  capacityRatio: number;
+  against: ReferenceComparison[];
+}
+
 /**
- * The receiver read against the SET NX yardstick of the same load: what its work beyond one Redis command
- * (authentication, the content digest, the claim's state machine, completion) costs. Like every ratio here,
- * taken within a round, then the median over rounds: by req/s, and by server CPU per request. A load the
- * yardstick did not run is left out.
+ * Each receiver scenario of a load the reference routes ran (new events, retries) against bare and against
+ * each reference route that ran: what its work beyond one or two Redis commands (authentication, the content
+ * digest, the claim's state machine, the sink, metrics) costs. Ratios within a round, then the median.
  */
-export function yardstickTable(runs: readonly ScenarioRun[]): string {
-  const inRound = (key: ScenarioKey, round: number) =>
-    runs.find((run) => run.key === key && run.round === round);
-  const summaries = new Map(summarise(runs).map((summary) => [summary.key, summary]));
-  const rows: string[][] = [];
-  for (const load of ['unique', 'duplicate'] as const) {
-    const yardstick = summaries.get(`setnx/${load}`);
-    if (!yardstick) continue;
-    for (const sink of ['log', 'redis-stream'] as const) {
-      const receiver = summaries.get(`${sink}/${load}`);
-      if (!receiver) continue;
-      const pairs = runs
-        .filter((run) => run.key === receiver.key)
-        .map((run) => [run, inRound(yardstick.key, run.round)] as const);
-      rows.push([
-        receiver.key,
-        fmt(yardstick.ratio),
-        fmt(receiver.ratio),
-        fmt(median(pairs.map(([run, reference]) => ratio(run.rps, reference?.rps)))),
-        fmt(
-          median(
-            pairs.map(([run, reference]) =>
-              ratio(reference?.serverCpuUsPerRequest, run.serverCpuUsPerRequest),
-            ),
-          ),
-        ),
-      ]);
+export function compareToReferences(runs: readonly ScenarioRun[]): ReceiverComparison[] {
+  const summaries = summarise(runs);
+  const ran = new Set(summaries.map((summary) => summary.key));
+  const comparisons: ReceiverComparison[] = [];
+  for (const receiver of summaries) {
+    if (!isReceiverScenario(receiver.key)) continue;
+    const against: ReferenceComparison[] = [];
+    for (const { route } of REFERENCE_ROUTES) {
+      const key = referenceKey(route, receiver.key);
+      if (key === undefined || !ran.has(key)) continue;
+      const vs = (f: (run: ScenarioRun, reference: ScenarioRun | undefined) => number) =>
+        medianOverRounds(runs, receiver.key, key, f);
+      against.push({
+        route,
+        referenceRatio: summaries.find((summary) => summary.key === key)?.ratio ?? Number.NaN,
+        rpsRatio: vs((run, ref) => ratio(run.rps, ref?.rps)),
+        cpuRatio: vs((run, ref) => ratio(ref?.serverCpuUsPerRequest, run.serverCpuUsPerRequest)),
+        p99Ratio: vs((run, ref) => ratio(run.latencyMs.p99, ref?.latencyMs.p99)),
+        redisCpuRatio: vs((run, ref) => ratio(run.redis?.cpuUsPerRequest, ref?.redis?.cpuUsPerRequest)),
+      });
+    }
+    if (against.length > 0) {
+      comparisons.push({
+        key: receiver.key,
+        ratio: receiver.ratio,
+        capacityRatio: receiver.capacityRatio,
+        against,
+      });
     }
   }
+  return comparisons;
+}
+
+/**
+ * The comparisons as a table: the receiver against bare (req/s, CPU), then per reference route that ran its
+ * req/s ÷ bare, the receiver's req/s and CPU against it, and the receiver's saturated p99 against its.
+ */
+export function referenceTable(runs: readonly ScenarioRun[]): string {
+  const comparisons = compareToReferences(runs);
+  const routes = REFERENCE_ROUTES.filter(({ route }) =>
+    comparisons.some((comparison) => comparison.against.some((entry) => entry.route === route)),
+  );
+  const headers = ['scenario', '× bare', 'CPU × bare'];
+  for (const { label } of routes) {
+    headers.push(`${label} × bare`, `req/s × ${label}`, `CPU × ${label}`, `p99 × ${label}`);
+  }
+  const rows = comparisons.map((comparison) => {
+    const row = [comparison.key, fmt(comparison.ratio), fmt(comparison.capacityRatio)];
+    for (const { route } of routes) {
+      const entry = comparison.against.find((candidate) => candidate.route === route);
+      row.push(
+        ...(entry
+          ? [entry.referenceRatio, entry.rpsRatio, entry.cpuRatio, entry.p99Ratio].map((value) => fmt(value))
+          : ['n/a', 'n/a', 'n/a', 'n/a']),
+      );
+    }
+    return row;
+  });
   return markdownTable(
-    ['scenario', 'SET NX × bare', 'receiver × bare', 'req/s × SET NX', 'CPU × SET NX'],
+    headers,
     rows,
-    ['l', 'r', 'r', 'r', 'r'],
+    headers.map((_, i) => (i === 0 ? 'l' : 'r')),
   );
 }
 
-export function targetTable(targets: readonly TargetResult[]): string {
+/**
+ * What each scenario that uses Redis cost its redis-server, per response, beside the server's own CPU: Redis CPU
+ * (INFO cpu), against the SET NX route's for the same load, and the request rate that would take one whole Redis
+ * core; the commands Redis ran (INFO commandstats: sent alone or by a Lua script) and the script calls.
+ */
+export function redisTable(runs: readonly ScenarioRun[]): string {
+  const rows = summarise(runs)
+    .filter((summary) => Number.isFinite(summary.redisCpuUsPerRequest))
+    .map((summary) => {
+      const setnx = referenceKey('setnx', summary.key);
+      return [
+        summary.key,
+        fmt(summary.serverCpuUsPerRequest, 0),
+        fmt(summary.redisCpuUsPerRequest, 1),
+        fmt(
+          medianOverRounds(runs, summary.key, setnx, (run, ref) =>
+            ratio(run.redis?.cpuUsPerRequest, ref?.redis?.cpuUsPerRequest),
+          ),
+        ),
+        fmt(1e6 / summary.redisCpuUsPerRequest, 0),
+        fmt(summary.redisCommandsPerRequest),
+        fmt(summary.redisScriptCallsPerRequest),
+      ];
+    });
   return markdownTable(
-    ['target', 'limit', 'measured', 'result'],
-    targets.map((t) => [t.description, t.limit, t.actual, t.status]),
-    ['l', 'r', 'r', 'l'],
+    [
+      'scenario',
+      'server CPU µs/req',
+      'Redis CPU µs/req',
+      'Redis CPU × SET NX',
+      'req/s per Redis core',
+      'Redis commands/req',
+      'scripts/req',
+    ],
+    rows,
+    ['l', 'r', 'r', 'r', 'r', 'r', 'r'],
   );
 }
 
