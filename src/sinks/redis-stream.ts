@@ -1,19 +1,19 @@
 import {
+  type AppendReply,
   type DedupLocation,
   dedupLocation,
-  located,
-  MARKS_LUA,
-  type RedisClient,
+  type RedisStore,
   type SinkWriteOperation,
-} from '../store/redis.js';
+} from '../store/redis/index.js';
 import type { ProcessOnceResult, Sink, SinkContext } from './types.js';
 
 /**
- * SINK=redis-stream: the dedup check, the XADD and the processed mark are one Lua script, so each key is
+ * SINK=redis-stream: the dedup check, the XADD and the processed mark are one Lua script
+ * (src/store/redis/scripts/append-once.lua), so each key is
  * appended exactly once whatever the concurrency, the number of receivers or the retries, and a new event
  * costs one round trip. There is no claim: nothing is in progress, nothing can be left half done.
  *
- * The processed marks use the store's layout (src/store/redis.ts: fields of time-bucketed hashes), under
+ * The processed marks use the store's layout (src/store/redis/layout.ts: fields of time-bucketed hashes), under
  * the stream's hash tag, since Redis Cluster runs a script only when all its keys share one hash slot
  * (https://redis.io/docs/latest/operate/oss_and_stack/reference/cluster-spec/#hash-tags). The digest's first
  * two characters become a shard suffix outside the tag, so a bucket is still split into about 4,096 hashes:
@@ -23,33 +23,9 @@ import type { ProcessOnceResult, Sink, SinkContext } from './types.js';
  * one string the admin routes and confirmReplicated are given.
  */
 
-// MARKS_LUA's keys and arguments, then KEYS[3]: stream; ARGV[4..6]: TTL in seconds, first-seen ms, MAXLEN,
-// then the entry's field/value pairs. Nothing here writes a claim; one can be there only when the store's
-// location is this one (a stream tag equal to the digest's first two characters) and is then reported in
-// progress, as before.
-const APPEND_ONCE = `${MARKS_LUA}
-local state = held()
-if state then return state end
-local id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], '*', unpack(ARGV, 7))
-add_mark(ARGV[5], ARGV[4])
-return id`;
-
-type AppendReply = string | [string, number];
-
-interface StreamCommands {
-  ebdedupAppendOnce(
-    claim: string,
-    ttls: string,
-    stream: string,
-    hashPrefix: string,
-    hashSuffix: string,
-    field: string,
-    ...args: (string | number)[]
-  ): Promise<AppendReply>;
-}
-
 export interface RedisStreamSinkOptions {
-  client: RedisClient;
+  /** The Redis store: its connection, and the bucket hashes its scripts are passed (bucket-keys.ts). */
+  store: RedisStore;
   /** DEDUP_PREFIX */
   prefix: string;
   /** SINK_STREAM */
@@ -91,14 +67,11 @@ export function partitionOf(key: string, partitions: number): number {
 
 export class RedisStreamSink implements Sink {
   readonly name = 'redis-stream';
-  private readonly client: RedisClient & StreamCommands;
   private readonly streams: string[];
   private readonly tags: string[];
   private readonly now: () => number;
 
   constructor(private readonly options: RedisStreamSinkOptions) {
-    options.client.defineCommand('ebdedupAppendOnce', { numberOfKeys: 3, lua: APPEND_ONCE });
-    this.client = options.client as RedisClient & StreamCommands;
     this.streams = streamNames(options.stream, options.partitions);
     this.tags =
       options.partitions <= 1 ? [hashTagOf(options.stream)] : this.streams.map((_, index) => `p${index}`);
@@ -123,33 +96,38 @@ export class RedisStreamSink implements Sink {
     const { stream, dedupKey, location } = this.locate(context.key);
     const receivedAt = this.now();
     const source = event.source;
-    const [claim, ttls, hashPrefix, hashSuffix, field] = located(location);
-    const reply = await this.client.ebdedupAppendOnce(
-      claim,
-      ttls,
-      stream,
-      hashPrefix,
-      hashSuffix,
-      field,
-      ttlSeconds,
-      receivedAt,
-      this.options.maxLength,
-      'key',
-      context.key,
-      'id',
-      context.eventId ?? '',
-      'source',
-      typeof source === 'string' ? source : '',
-      'detail-type',
-      context.detailType ?? '',
-      'receivedAt',
-      new Date(receivedAt).toISOString(),
-      'event',
-      JSON.stringify(event),
+    const { store } = this.options;
+    const reply = await store.onMarks(
+      {
+        location,
+        withFailures: false,
+        keys: [stream],
+        writeTtl: ttlSeconds,
+        args: [
+          ttlSeconds,
+          receivedAt,
+          this.options.maxLength,
+          6,
+          'key',
+          context.key,
+          'id',
+          context.eventId ?? '',
+          'source',
+          typeof source === 'string' ? source : '',
+          'detail-type',
+          context.detailType ?? '',
+          'receivedAt',
+          new Date(receivedAt).toISOString(),
+          'event',
+          JSON.stringify(event),
+        ],
+      },
+      async (encoded): Promise<AppendReply> =>
+        (await store.client.ebdedupAppendOnce(...encoded))[0] as AppendReply,
     );
     if (typeof reply !== 'string') {
       const [value, pttl] = reply;
-      // A `~token` value is a claim of the store's at this very location (see APPEND_ONCE).
+      // A `~token` value is a claim of the store's at this very location (see append-once.lua).
       if (value.startsWith('~')) return { outcome: 'in_progress', leaseRemainingMs: Math.max(pttl, 0) };
       await this.options.confirmReplicated?.(dedupKey, 'duplicate');
       return { outcome: 'duplicate', firstSeenAt: Number(value) };

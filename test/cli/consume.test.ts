@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { RedisStreamSink } from '../../src/sinks/redis-stream.js';
-import type { RedisStore } from '../../src/store/redis.js';
+import type { RedisStore } from '../../src/store/redis/index.js';
 import { redisStore } from '../helpers/app.js';
 import { sleep, waitFor } from '../helpers/ports.js';
 import { RedisServer } from '../helpers/redis-server.js';
@@ -34,7 +34,7 @@ beforeEach(async () => {
 /** Appends events as the receiver's redis-stream sink does. */
 async function append(count: number, partitions = 1): Promise<string[]> {
   const sink = new RedisStreamSink({
-    client: store.client,
+    store,
     prefix: 'ebdedup:',
     stream: 'ebdedup:events',
     maxLength: 1000,

@@ -6,7 +6,7 @@ import {
   liveBucketHashes,
   RedisStore,
   ReplicationWaitError,
-} from '../../src/store/redis.js';
+} from '../../src/store/redis/index.js';
 import { StoreError } from '../../src/store/types.js';
 import { findMark, via } from '../helpers/marks.js';
 import { sleep, waitFor } from '../helpers/ports.js';

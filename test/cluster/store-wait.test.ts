@@ -4,7 +4,7 @@ import { createLogger } from '../../src/core/logger.js';
 import { RedisStreamSink } from '../../src/sinks/redis-stream.js';
 import type { SinkContext } from '../../src/sinks/types.js';
 import { createStore } from '../../src/store/index.js';
-import { createRedisClient, RedisStore, ReplicationWaitError } from '../../src/store/redis.js';
+import { createRedisClient, RedisStore, ReplicationWaitError } from '../../src/store/redis/index.js';
 import { StoreError } from '../../src/store/types.js';
 import { testConfig } from '../helpers/app.js';
 import { findMark, type Run } from '../helpers/marks.js';
@@ -221,7 +221,7 @@ describe('RedisStore with waitReplicas', () => {
 describe('redis-stream sink with waitReplicas', () => {
   function streamSink(store: RedisStore): RedisStreamSink {
     return new RedisStreamSink({
-      client: store.client,
+      store,
       prefix: 'wait-test:',
       stream: `wait-test:events:${randomUUID()}`,
       maxLength: 1000,

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/core/logger.js';
 import { RedisStreamSink } from '../../src/sinks/redis-stream.js';
 import type { SinkContext } from '../../src/sinks/types.js';
-import { bucketWidthMs, type RedisStore } from '../../src/store/redis.js';
+import { bucketWidthMs, type RedisStore } from '../../src/store/redis/index.js';
 import { JSON_HEADERS, redisStore, testApp } from '../helpers/app.js';
 import { keySlot } from '../helpers/crc16.js';
 import { findMark, redisNow, via } from '../helpers/marks.js';
@@ -29,7 +29,7 @@ async function streamApp(env: Record<string, string> = {}) {
   const store = redisStore(redis.url) as RedisStore;
   await store.connect();
   const sink = new RedisStreamSink({
-    client: store.client,
+    store,
     prefix: 'ebdedup:',
     stream: env.SINK_STREAM ?? 'ebdedup:events',
     maxLength: 1_000_000,
@@ -188,7 +188,7 @@ describe('redis-stream sink', () => {
     const store = redisStore(own.url) as RedisStore;
     await store.connect();
     const sink = new RedisStreamSink({
-      client: store.client,
+      store,
       prefix: 'ebdedup:',
       stream: 's',
       maxLength: 100,

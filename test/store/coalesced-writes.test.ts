@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { createRedisClient } from '../../src/store/redis.js';
+import { createRedisClient } from '../../src/store/redis/index.js';
 import { RedisServer } from '../helpers/redis-server.js';
 
 /**

@@ -8,7 +8,7 @@ import {
   locationOfClaim,
   type RedisStore,
   storeLocation,
-} from '../../src/store/redis.js';
+} from '../../src/store/redis/index.js';
 import { redisStore } from '../helpers/app.js';
 import { keySlot } from '../helpers/crc16.js';
 import { findMark, redisNow, via } from '../helpers/marks.js';
@@ -16,7 +16,7 @@ import { sleep } from '../helpers/ports.js';
 import { RedisServer } from '../helpers/redis-server.js';
 
 /**
- * The Redis store's layout (src/store/redis.ts): processed marks are fields of hashes bucketed by Redis's
+ * The Redis store's layout (src/store/redis/layout.ts): processed marks are fields of hashes bucketed by Redis's
  * clock, W = ttl / 24 wide, each expiring ttl after its bucket ends. Tiny TTLs stand in for a day so that
  * bucket boundaries and expiries happen within a test, on real Redis time (no fake timers: the clock is
  * Redis's).
