@@ -122,8 +122,8 @@ export class RedisStreamSink implements Sink {
           JSON.stringify(event),
         ],
       },
-      async (encoded): Promise<AppendReply> =>
-        (await store.client.ebdedupAppendOnce(...encoded))[0] as AppendReply,
+      async (call): Promise<AppendReply> =>
+        (await store.client.ebdedupAppendOnce(...store.encode([call])))[0] as AppendReply,
     );
     if (typeof reply !== 'string') {
       const [value, pttl] = reply;

@@ -23,43 +23,14 @@ function hostPort(item: string): { host: string; port: number } {
 }
 
 /**
- * Sends the commands a connection is given within one turn of the event loop in one socket write: the socket
- * is corked at the turn's first command and uncorked by a setImmediate, after every I/O callback of that turn
- * (each one a request that may send a script) has run. A write is a system call, the costliest step of a
- * command here: with one write per command, `writeUtf8String` was 15 % of the receiver's CPU profile. This is
- * what ioredis's auto-pipelining is for, without its price (a Pipeline object per batch, a promise and a
- * nextTick per command). Only the connection's own commands are corked, and only while it is ready; the WAIT
- * pool's connections send explicit pipelines and are left alone.
- */
-function coalesceWrites(client: Redis): void {
-  const send = client.sendCommand;
-  let corked: Redis['stream'] | undefined;
-  const uncork = () => {
-    const stream = corked;
-    corked = undefined;
-    stream?.uncork();
-  };
-  client.sendCommand = function sendCoalesced(this: Redis, command, stream) {
-    if (corked === undefined && stream === undefined && this.status === 'ready' && this.stream?.writable) {
-      corked = this.stream;
-      corked.cork();
-      setImmediate(uncork);
-    }
-    return send.call(this, command, stream);
-  };
-}
-
-/**
  * A client that fails fast: no offline queue (a command while disconnected fails at once, instead of
  * waiting for a reconnection that may come after EventBridge's client timeout), no per-request retries, a
  * command timeout, and reconnection in the background forever.
  *
- * No auto-pipelining. It pays for itself when many commands are issued in one tick (a loop of 50 concurrent
- * SETs costs 3.8 µs of client CPU each with it, 6.3 without), but the receiver issues one script per request,
- * from its own I/O callback, so its batches are of one to three commands, and each batch builds an ioredis
- * Pipeline (which copies every defined script onto itself), a setImmediate and a promise per command. Measured
- * on the receiver at saturation (README, Performance): 72 → 55 µs of CPU per new event,
- * 49 → 43 per duplicate, and a lower p99, since one slow batch no longer holds up the commands queued behind it.
+ * No auto-pipelining on a standalone or Sentinel connection: the store batches its claims and completions
+ * itself (batcher.ts: one script call per turn of the event loop), so what is left is a command or two per
+ * turn, and auto-pipelining would add an ioredis Pipeline (which copies every defined script onto itself), a
+ * setImmediate and a promise per command for nothing.
  */
 export function createRedisClient(options: RedisConnectionOptions): RedisClient {
   const common: RedisOptions = {
@@ -85,7 +56,7 @@ export function createRedisClient(options: RedisConnectionOptions): RedisClient 
     return new Cluster(options.clusterNodes.map(hostPort), {
       lazyConnect: true,
       enableOfflineQueue: false,
-      // Kept for Redis Cluster (and its node connections are not coalesced): without it, while a master was
+      // Kept for Redis Cluster: without it, while a master was
       // down and its slots had no master yet, some commands for the other masters timed out as well, in five runs
       // out of five of test/cluster/store-cluster.test.ts "keeps serving the other masters" (none in three with
       // it). Cluster throughput was not measured.
@@ -94,9 +65,8 @@ export function createRedisClient(options: RedisConnectionOptions): RedisClient 
       redisOptions: { ...common, ...credentials },
     });
   }
-  let client: Redis;
   if (options.sentinels && options.sentinels.length > 0) {
-    client = new Redis({
+    return new Redis({
       ...common,
       ...credentials,
       sentinels: options.sentinels.map(hostPort),
@@ -105,12 +75,9 @@ export function createRedisClient(options: RedisConnectionOptions): RedisClient 
       // otherwise keep taking (and later discard) writes over connections that survived the stall.
       failoverDetector: true,
     });
-  } else {
-    if (!url) throw new StoreError('no Redis location given');
-    client = new Redis(options.url as string, common);
   }
-  coalesceWrites(client);
-  return client;
+  if (!url) throw new StoreError('no Redis location given');
+  return new Redis(options.url as string, common);
 }
 
 export function commandTimeoutOf(client: RedisClient): number | undefined {

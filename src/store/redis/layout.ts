@@ -86,6 +86,16 @@ export function dedupLocation(prefix: string, tag: string, key: string): DedupLo
   };
 }
 
+/** What Redis Cluster hashes in a key: the first non-empty `{…}`, else the whole name. */
+export function hashTagOf(name: string): string {
+  const open = name.indexOf('{');
+  if (open >= 0) {
+    const close = name.indexOf('}', open + 1);
+    if (close > open + 1) return name.slice(open + 1, close);
+  }
+  return name;
+}
+
 /** The store's own location for a dedup key: tagged by its first two characters. */
 export function storeLocation(prefix: string, key: string): DedupLocation {
   return dedupLocation(prefix, key.slice(0, SHARD_CHARS), key);

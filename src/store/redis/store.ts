@@ -7,6 +7,7 @@ import {
   type ReplicationWaitError,
   StoreError,
 } from '../types.js';
+import { Batcher } from './batcher.js';
 import { BucketKeys, isMissing, type MissingReply } from './bucket-keys.js';
 import { commandTimeoutOf, reconnectWhenEnded } from './client.js';
 import {
@@ -16,9 +17,8 @@ import {
   defineDedupCommands,
   type HeldReply,
   type RedisClient,
-  type ScriptName,
 } from './commands.js';
-import { type DedupLocation, locationOfClaim, storeLocation } from './layout.js';
+import { type DedupLocation, hashTagOf, locationOfClaim, storeLocation } from './layout.js';
 import { inspection, storeFailure } from './replies.js';
 import { WaitPool } from './wait-pool.js';
 
@@ -27,6 +27,8 @@ export type SinkWriteOperation = Exclude<ReplicationWaitError['operation'], 'com
 
 /** How often one event is sent again after a `{'?…'}` reply (a TTL to learn, then a clock to correct). */
 const MISSING_RETRIES = 3;
+/** Events per batch script call: about 29 keys each with one TTL, so under 2,000 keys a call. */
+const MAX_BATCH = 64;
 
 export interface RedisStoreOptions {
   client: RedisClient;
@@ -89,6 +91,8 @@ export class RedisStore implements IdempotencyStore {
   private readonly waitPool: WaitPool | undefined;
   private readonly maxAttempts: number;
   private readonly failureTtlMs: number;
+  private readonly claims: Batcher<MarksCall>;
+  private readonly completions: Batcher<MarksCall>;
   private closed = false;
 
   constructor(options: RedisStoreOptions) {
@@ -98,6 +102,8 @@ export class RedisStore implements IdempotencyStore {
     this.buckets = new BucketKeys(options.ttlSeconds ?? [86_400]);
     this.prefix = options.prefix;
     this.ownsClient = options.ownsClient ?? true;
+    this.claims = this.batcher('ebdedupClaim');
+    this.completions = this.batcher('ebdedupComplete');
     const waitReplicas = options.waitReplicas ?? 0;
     if (waitReplicas > 0) {
       this.waitPool = new WaitPool(options.client, {
@@ -129,46 +135,50 @@ export class RedisStore implements IdempotencyStore {
         writeTtl: call.writeTtl,
         lookup: call.lookup ?? true,
       });
-      if (call.keys) keys.push(...call.keys);
+      if (call.keys) for (const key of call.keys) keys.push(key);
       for (const arg of call.args) args.push(arg);
     }
     return [keys.length, ...keys, ...args];
   }
 
   /**
-   * Runs a marks script for one event, sending it again when the reply says a TTL or the clock was missing
-   * (bucket-keys.ts). `send` gets the encoded arguments.
+   * Batches calls of a script that takes many events (claim, complete, the redis-stream sink's append):
+   * those of one turn go as one script call (batcher.ts). On Redis Cluster a script's keys must share a slot,
+   * so calls are grouped by hash tag, and a group of one is a call of one.
+   */
+  batcher(name: 'ebdedupClaim' | 'ebdedupComplete' | 'ebdedupAppendOnce'): Batcher<MarksCall> {
+    const cluster = this.client instanceof Cluster;
+    return new Batcher<MarksCall>({
+      send: (calls) => this.client[name](...this.encode(calls)),
+      groupOf: cluster ? (call) => hashTagOf(call.location.claim) : () => '',
+      maxBatch: MAX_BATCH,
+    });
+  }
+
+  /**
+   * Runs a marks script for one event, sending it again when the reply says a TTL, the clock or a lookup's
+   * buckets were missing (bucket-keys.ts). `send` sends one call (encoded by `encode`, or through a batcher).
    */
   async onMarks<R>(
     call: MarksCall,
-    send: (encoded: [number, ...(string | number)[]]) => Promise<R>,
+    send: (call: MarksCall) => Promise<R>,
   ): Promise<Exclude<R, MissingReply>> {
     let current = call;
     for (let attempt = 0; ; attempt += 1) {
-      const reply = await send(this.encode([current]));
+      const reply = await send(current);
       if (!isMissing(reply)) return reply as Exclude<R, MissingReply>;
       current = this.afterMissing(current, reply, attempt);
     }
   }
 
   /** The call to send again after a `{'?…'}` reply, having learnt what it says; a StoreError past the limit. */
-  afterMissing(call: MarksCall, reply: MissingReply, attempt: number): MarksCall {
+  private afterMissing(call: MarksCall, reply: MissingReply, attempt: number): MarksCall {
     if (attempt >= MISSING_RETRIES) {
       throw new StoreError(`redis: the script still asks for ${reply[0].slice(1)} after ${attempt} resends`);
     }
     if (reply[0] === '?lookup') return { ...call, lookup: true };
     this.buckets.learn(reply);
     return call;
-  }
-
-  /** Runs a batch script (one reply per event) for one event. */
-  private runOne<R>(name: ScriptName, call: MarksCall): Promise<Exclude<R, MissingReply>> {
-    return this.onMarks(call, async (encoded) => {
-      const replies = (await (this.client[name] as (...a: unknown[]) => Promise<unknown[]>)(
-        ...encoded,
-      )) as R[];
-      return replies[0] as R;
-    });
   }
 
   /**
@@ -187,8 +197,8 @@ export class RedisStore implements IdempotencyStore {
     pool: WaitPool,
     location: DedupLocation,
   ): Promise<void> {
-    await this.onMarks({ location, withFailures: false, args: [] }, (encoded) =>
-      pool.writeAndWait(operation, ['ebdedupTouch', ...encoded]),
+    await this.onMarks({ location, withFailures: false, args: [] }, (call) =>
+      pool.writeAndWait(operation, ['ebdedupTouch', ...this.encode([call])]),
     );
   }
 
@@ -209,11 +219,10 @@ export class RedisStore implements IdempotencyStore {
     const location = this.location(key);
     let reply: Exclude<ClaimReply, MissingReply>;
     try {
-      reply = await this.runOne<ClaimReply>('ebdedupClaim', {
-        location,
-        withFailures: true,
-        args: [`~${token}`, leaseMs, this.maxAttempts],
-      });
+      reply = await this.onMarks(
+        { location, withFailures: true, args: [`~${token}`, leaseMs, this.maxAttempts] },
+        (call) => this.claims.add(call) as Promise<ClaimReply>,
+      );
     } catch (error) {
       this.abandonClaim(location, token);
       throw storeFailure('claim', error);
@@ -253,17 +262,15 @@ export class RedisStore implements IdempotencyStore {
     };
     const pool = this.waitPool;
     if (pool) {
-      const reply = await this.onMarks(call, async (encoded) => {
-        const replies = (await pool.writeAndWait('complete', [
-          'ebdedupComplete',
-          ...encoded,
-        ])) as CompleteReply[];
-        return replies[0] as CompleteReply;
+      // One event, on a WAIT connection of its own: WAIT counts that connection's writes.
+      const reply = await this.onMarks(call, async (one) => {
+        const replies = await pool.writeAndWait('complete', ['ebdedupComplete', ...this.encode([one])]);
+        return (replies as CompleteReply[])[0] as CompleteReply;
       });
       return reply === 1;
     }
     try {
-      return (await this.runOne<CompleteReply>('ebdedupComplete', call)) === 1;
+      return (await this.onMarks(call, (one) => this.completions.add(one) as Promise<CompleteReply>)) === 1;
     } catch (error) {
       throw storeFailure('complete', error);
     }
@@ -316,8 +323,8 @@ export class RedisStore implements IdempotencyStore {
   private async inspectLocation(location: DedupLocation): Promise<KeyInspection> {
     let reply: HeldReply | null;
     try {
-      reply = await this.onMarks({ location, withFailures: false, args: [] }, (encoded) =>
-        this.client.ebdedupInspect(...encoded),
+      reply = await this.onMarks({ location, withFailures: false, args: [] }, (call) =>
+        this.client.ebdedupInspect(...this.encode([call])),
       );
     } catch (error) {
       throw storeFailure('inspect', error);
@@ -329,8 +336,8 @@ export class RedisStore implements IdempotencyStore {
   private async deleteLocation(location: DedupLocation): Promise<KeyInspection> {
     let reply: HeldReply | null;
     try {
-      reply = await this.onMarks({ location, withFailures: true, args: [] }, (encoded) =>
-        this.client.ebdedupDelete(...encoded),
+      reply = await this.onMarks({ location, withFailures: true, args: [] }, (call) =>
+        this.client.ebdedupDelete(...this.encode([call])),
       );
     } catch (error) {
       throw storeFailure('delete', error);
