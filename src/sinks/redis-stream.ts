@@ -1,17 +1,21 @@
+import type { Batcher } from '../store/redis/batcher.js';
 import {
   type AppendReply,
   type DedupLocation,
   dedupLocation,
+  hashTagOf,
+  type MarksCall,
   type RedisStore,
   type SinkWriteOperation,
 } from '../store/redis/index.js';
 import type { ProcessOnceResult, Sink, SinkContext } from './types.js';
 
 /**
- * SINK=redis-stream: the dedup check, the XADD and the processed mark are one Lua script
- * (src/store/redis/scripts/append-once.lua), so each key is
- * appended exactly once whatever the concurrency, the number of receivers or the retries, and a new event
- * costs one round trip. There is no claim: nothing is in progress, nothing can be left half done.
+ * SINK=redis-stream: the dedup check, the XADD and the processed mark are one atomic step per event
+ * (src/store/redis/scripts/append-once.lua), so each key is appended exactly once whatever the concurrency,
+ * the number of receivers or the retries, and a new event costs one round trip. The events of one turn of the
+ * event loop go as one script call (the store's batcher: one per hash tag on Redis Cluster, and all of a
+ * stream's share its tag). There is no claim: nothing is in progress, nothing can be left half done.
  *
  * The processed marks use the store's layout (src/store/redis/layout.ts: fields of time-bucketed hashes), under
  * the stream's hash tag, since Redis Cluster runs a script only when all its keys share one hash slot
@@ -43,14 +47,9 @@ export interface RedisStreamSinkOptions {
   confirmReplicated?: (dedupKey: string, operation: SinkWriteOperation) => Promise<void>;
 }
 
-/** What Redis Cluster hashes in a key: the first non-empty `{…}`, else the whole name. */
-export function hashTagOf(name: string): string {
-  const open = name.indexOf('{');
-  if (open >= 0) {
-    const close = name.indexOf('}', open + 1);
-    if (close > open + 1) return name.slice(open + 1, close);
-  }
-  return name;
+/** The entry's `event` field: the event as JSON (the one place that decides what a consumer reads). */
+function entryValue(event: Record<string, unknown>): string {
+  return JSON.stringify(event);
 }
 
 /** The stream names the sink writes, in partition order: what a consumer reads. */
@@ -70,12 +69,15 @@ export class RedisStreamSink implements Sink {
   private readonly streams: string[];
   private readonly tags: string[];
   private readonly now: () => number;
+  /** The appends of one turn go to Redis as one script call (per hash tag on Redis Cluster). */
+  private readonly appends: Batcher<MarksCall>;
 
   constructor(private readonly options: RedisStreamSinkOptions) {
     this.streams = streamNames(options.stream, options.partitions);
     this.tags =
       options.partitions <= 1 ? [hashTagOf(options.stream)] : this.streams.map((_, index) => `p${index}`);
     this.now = options.now ?? Date.now;
+    this.appends = options.store.batcher('ebdedupAppendOnce');
   }
 
   /**
@@ -119,11 +121,10 @@ export class RedisStreamSink implements Sink {
           'receivedAt',
           new Date(receivedAt).toISOString(),
           'event',
-          JSON.stringify(event),
+          entryValue(event),
         ],
       },
-      async (call): Promise<AppendReply> =>
-        (await store.client.ebdedupAppendOnce(...store.encode([call])))[0] as AppendReply,
+      (call) => this.appends.add(call) as Promise<AppendReply>,
     );
     if (typeof reply !== 'string') {
       const [value, pttl] = reply;

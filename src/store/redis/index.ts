@@ -23,6 +23,7 @@ export {
   bucketWidthMs,
   type DedupLocation,
   dedupLocation,
+  hashTagOf,
   liveBucketHashes,
   locationOfClaim,
   storeLocation,
