@@ -1,6 +1,6 @@
 import { Cluster, Redis, type RedisOptions } from 'ioredis';
 import { StoreError } from '../types.js';
-import type { RedisClient } from './commands.js';
+import { KEY_COUNTED_SCRIPTS, type RedisClient } from './commands.js';
 
 /**
  * The store's Redis connection: standalone, Sentinel or Cluster, failing fast, reconnecting in the
@@ -61,6 +61,7 @@ export function createRedisClient(options: RedisConnectionOptions): RedisClient 
       // out of five of test/cluster/store-cluster.test.ts "keeps serving the other masters" (none in three with
       // it). Cluster throughput was not measured.
       enableAutoPipelining: true,
+      autoPipeliningIgnoredCommands: KEY_COUNTED_SCRIPTS,
       clusterRetryStrategy: (attempt) => Math.min(attempt * 100, 1000),
       redisOptions: { ...common, ...credentials },
     });

@@ -64,6 +64,17 @@ export type DedupClient = RedisClient & DedupCommands;
 
 const FIXED_KEYS: Partial<Record<ScriptName, number>> = { ebdedupRelease: 2, ebdedupRenew: 1 };
 
+/**
+ * The scripts whose first argument is their number of keys. ioredis's Cluster auto-pipelining picks a
+ * command's node by its first argument, which for these is a number, not a key: they must be left out of it
+ * (`autoPipeliningIgnoredCommands`). They need none: the store batches them itself (batcher.ts).
+ */
+export const KEY_COUNTED_SCRIPTS = (Object.keys(SCRIPTS) as ScriptName[]).filter(
+  (name) => FIXED_KEYS[name] === undefined,
+) as KeyCountedScript[];
+
+export type KeyCountedScript = Exclude<ScriptName, 'ebdedupRelease' | 'ebdedupRenew'>;
+
 /** Registers every script on `client` (once per client: a second call is a no-op). */
 export function defineDedupCommands(client: RedisClient): DedupClient {
   const defined = client as DedupClient;
