@@ -338,29 +338,30 @@ export class RedisStore implements IdempotencyStore {
   }
 
   /** One script: the claim or the mark, and its TTL, from one moment (all on one slot of a Cluster). */
-  private async inspectLocation(location: DedupLocation): Promise<KeyInspection> {
-    let reply: HeldReply | null;
-    try {
-      reply = await this.onMarks(
-        { location, withFailures: false, args: [] },
-        (call) => this.run('ebdedupInspect', this.encode([call])) as Promise<HeldReply | null | MissingReply>,
-      );
-    } catch (error) {
-      throw storeFailure('inspect', error);
-    }
-    return inspection(reply);
+  private inspectLocation(location: DedupLocation): Promise<KeyInspection> {
+    return this.heldAt('inspect', 'ebdedupInspect', location, false);
   }
 
   /** Deletes the claim, the failure count and the mark (whichever bucket holds it) atomically. */
-  private async deleteLocation(location: DedupLocation): Promise<KeyInspection> {
+  private deleteLocation(location: DedupLocation): Promise<KeyInspection> {
+    return this.heldAt('delete', 'ebdedupDelete', location, true);
+  }
+
+  /** Runs an admin script on one location, and reads what it says the location held. */
+  private async heldAt(
+    operation: string,
+    name: 'ebdedupInspect' | 'ebdedupDelete',
+    location: DedupLocation,
+    withFailures: boolean,
+  ): Promise<KeyInspection> {
     let reply: HeldReply | null;
     try {
       reply = await this.onMarks(
-        { location, withFailures: true, args: [] },
-        (call) => this.run('ebdedupDelete', this.encode([call])) as Promise<HeldReply | null | MissingReply>,
+        { location, withFailures, args: [] },
+        (call) => this.run(name, this.encode([call])) as Promise<HeldReply | null | MissingReply>,
       );
     } catch (error) {
-      throw storeFailure('delete', error);
+      throw storeFailure(operation, error);
     }
     return inspection(reply);
   }

@@ -15,12 +15,4 @@ local function claim(loc, owner, lease, limit)
   return 1
 end
 
-local replies = {}
-while key_at <= #KEYS do
-  local loc = read_location(true)
-  local owner = next_arg()
-  local lease = next_arg()
-  local limit = tonumber(next_arg())
-  replies[#replies + 1] = claim(loc, owner, lease, limit)
-end
-return replies
+return each_event(true, 3, function(loc, owner, lease, limit) return claim(loc, owner, lease, tonumber(limit)) end)

@@ -27,12 +27,4 @@ local function complete(loc, owner, first_seen, ttl)
   return 1
 end
 
-local replies = {}
-while key_at <= #KEYS do
-  local loc = read_location(false)
-  local owner = next_arg()
-  local first_seen = next_arg()
-  local ttl = next_arg()
-  replies[#replies + 1] = complete(loc, owner, first_seen, ttl)
-end
-return replies
+return each_event(false, 3, complete)

@@ -113,3 +113,16 @@ local function held(loc)
   if mark then return {mark, redis.call('PTTL', hash)} end
   return nil
 end
+
+-- Runs `step` on each event of the batch, with its location (read_location(with_failures)) and its own
+-- arguments (`own` of them, read after the location's), and returns their replies in order.
+local function each_event(with_failures, own, step)
+  local replies = {}
+  while key_at <= #KEYS do
+    local loc = read_location(with_failures)
+    local args = {}
+    for i = 1, own do args[i] = next_arg() end
+    replies[#replies + 1] = step(loc, unpack(args))
+  end
+  return replies
+end
