@@ -258,6 +258,21 @@ describe('redis-stream sink with waitReplicas', () => {
     expect(mark?.value).toMatch(/^\d{13}$/);
   });
 
+  it('refuses to confirm a mark the WAIT connection does not find (written elsewhere, or gone)', async () => {
+    // Arrange: a key whose mark is on no master (as when it went to an old master before a failover).
+    const store = await storeOnMaster({ waitTimeoutMs: 150 });
+    const sink = streamSink(store);
+
+    // Act
+    const confirmed = await store
+      .confirmReplicated(sink.locate(digest()).dedupKey, 'append')
+      .catch((error: unknown) => error);
+
+    // Assert: a store failure (503, retried), never a confirmation WAIT could not give.
+    expect(confirmed).toBeInstanceOf(StoreError);
+    expect((confirmed as Error).message).toMatch(/the mark is not on the master/);
+  });
+
   it('names what a failed WAIT confirmed: the append of a new event, or a duplicate', async () => {
     // Arrange
     const store = await storeOnMaster({ waitTimeoutMs: 150 });

@@ -210,14 +210,22 @@ export class RedisStore implements IdempotencyStore {
     await this.touchAndWait(operation, this.waitPool, locationOfClaim(this.prefix, dedupKey));
   }
 
+  /**
+   * Re-asserts the mark on a WAIT connection and waits for the replicas. A mark that connection does not find
+   * was written somewhere else (an old master, reached by the connection that wrote it before a failover was
+   * noticed) or is gone: WAIT would then confirm nothing, so it is a store failure (503, retried), never a 200.
+   */
   private async touchAndWait(
     operation: SinkWriteOperation,
     pool: WaitPool,
     location: DedupLocation,
   ): Promise<void> {
-    await this.onMarks({ location, withFailures: false, args: [] }, (call) =>
+    const mark = await this.onMarks({ location, withFailures: false, args: [] }, (call) =>
       pool.writeAndWait(operation, ['ebdedupTouch', ...this.encode([call])]),
     );
+    if (mark === null || mark === undefined) {
+      throw new StoreError(`redis ${operation}: the mark is not on the master the WAIT connection reached`);
+    }
   }
 
   /** Connects now; when Redis is not there yet, keeps trying in the background and resolves false. */
