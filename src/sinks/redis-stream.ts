@@ -77,7 +77,7 @@ export class RedisStreamSink implements Sink {
     this.tags =
       options.partitions <= 1 ? [hashTagOf(options.stream)] : this.streams.map((_, index) => `p${index}`);
     this.now = options.now ?? Date.now;
-    this.appends = options.store.batcher('ebdedupAppendOnce');
+    this.appends = options.store.marks.batcher('ebdedupAppendOnce');
   }
 
   /**
@@ -99,7 +99,7 @@ export class RedisStreamSink implements Sink {
     const receivedAt = this.now();
     const source = event.source;
     const { store } = this.options;
-    const reply = await store.onMarks(
+    const reply = await store.marks.onMarks(
       {
         location,
         withFailures: false,

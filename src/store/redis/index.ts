@@ -5,6 +5,8 @@
  *   commands.ts     the Lua scripts (./scripts/*.lua), loaded once and registered with defineCommand
  *   client.ts       the connection: standalone, Sentinel or Cluster; reconnection
  *   wait-pool.ts    connections for WAIT (REDIS_WAIT_REPLICAS)
+ *   batcher.ts      the calls of one turn of the event loop as one script call
+ *   marks-scripts.ts  calls of the marks scripts: keys, batches, resends
  *   replies.ts      script replies and failures as the store's types
  *   store.ts        RedisStore: the IdempotencyStore on all of the above
  */
@@ -28,4 +30,5 @@ export {
   locationOfClaim,
   storeLocation,
 } from './layout.js';
-export { type MarksCall, RedisStore, type RedisStoreOptions, type SinkWriteOperation } from './store.js';
+export { type MarksCall, MarksScripts } from './marks-scripts.js';
+export { RedisStore, type RedisStoreOptions, type SinkWriteOperation } from './store.js';

@@ -7,8 +7,8 @@ import {
   type ReplicationWaitError,
   StoreError,
 } from '../types.js';
-import { Batcher } from './batcher.js';
-import { BucketKeys, isMissing, type MissingReply } from './bucket-keys.js';
+import type { Batcher } from './batcher.js';
+import type { MissingReply } from './bucket-keys.js';
 import { commandTimeoutOf, reconnectWhenEnded } from './client.js';
 import {
   type ClaimReply,
@@ -16,20 +16,15 @@ import {
   type DedupClient,
   defineDedupCommands,
   type HeldReply,
-  type KeyCountedScript,
   type RedisClient,
 } from './commands.js';
-import { type DedupLocation, hashTagOf, locationOfClaim, storeLocation } from './layout.js';
+import { type DedupLocation, locationOfClaim, storeLocation } from './layout.js';
+import { type MarksCall, MarksScripts } from './marks-scripts.js';
 import { inspection, storeFailure } from './replies.js';
 import { WaitPool } from './wait-pool.js';
 
 /** What a sink that writes its own marks did before confirmReplicated; `confirm` when it does not say. */
 export type SinkWriteOperation = Exclude<ReplicationWaitError['operation'], 'complete'>;
-
-/** How often one event is sent again after a `{'?…'}` reply (a TTL to learn, then a clock to correct). */
-const MISSING_RETRIES = 3;
-/** Events per batch script call: about 29 keys each with one TTL, so under 2,000 keys a call. */
-const MAX_BATCH = 64;
 
 export interface RedisStoreOptions {
   client: RedisClient;
@@ -60,24 +55,6 @@ export interface RedisStoreOptions {
   failureTtlSeconds?: number;
 }
 
-/** One event for a script built on marks.lua (see its header): its location and its own arguments. */
-export interface MarksCall {
-  location: DedupLocation;
-  /** The script reads the failure counter (claim, delete). */
-  withFailures: boolean;
-  /** The script's own arguments, after the location's. */
-  args: (string | number)[];
-  /** Extra keys of the script's own, after the location's (the sink's stream). */
-  keys?: string[];
-  /** The TTL a mark is written with (complete, the sink's append). */
-  writeTtl?: number;
-  /**
-   * Pass the buckets a lookup needs (every known TTL's, over a whole TTL), not only the write's; false only
-   * for completions, which look a mark up when their claim is gone (marks.lua answers `{'?lookup'}`).
-   */
-  lookup?: boolean;
-}
-
 /**
  * The Redis store (layout.ts says where it keeps what; ./scripts has the Lua). Every state change is one
  * script; claims and completions follow IdempotencyStore's state machine (src/store/types.ts).
@@ -85,8 +62,8 @@ export interface MarksCall {
 export class RedisStore implements IdempotencyStore {
   readonly kind = 'redis' as const;
   readonly client: DedupClient;
-  /** Names the bucket hashes every marks script is passed in KEYS. */
-  readonly buckets: BucketKeys;
+  /** The marks scripts: their keys (bucket-keys.ts), batches and resends. */
+  readonly marks: MarksScripts;
   private readonly prefix: string;
   private readonly ownsClient: boolean;
   private readonly waitPool: WaitPool | undefined;
@@ -100,11 +77,11 @@ export class RedisStore implements IdempotencyStore {
     this.maxAttempts = options.maxAttempts ?? 0;
     this.failureTtlMs = this.maxAttempts > 0 ? (options.failureTtlSeconds ?? 86_400) * 1000 : 0;
     this.client = defineDedupCommands(options.client);
-    this.buckets = new BucketKeys(options.ttlSeconds ?? [86_400]);
+    this.marks = new MarksScripts(this.client, options.ttlSeconds ?? [86_400]);
     this.prefix = options.prefix;
     this.ownsClient = options.ownsClient ?? true;
-    this.claims = this.batcher('ebdedupClaim');
-    this.completions = this.batcher('ebdedupComplete');
+    this.claims = this.marks.batcher('ebdedupClaim');
+    this.completions = this.marks.batcher('ebdedupComplete');
     const waitReplicas = options.waitReplicas ?? 0;
     if (waitReplicas > 0) {
       this.waitPool = new WaitPool(options.client, {
@@ -122,81 +99,6 @@ export class RedisStore implements IdempotencyStore {
   /** Where this store keeps dedup key `key`: tagged by its first two characters (layout.ts). */
   location(key: string): DedupLocation {
     return storeLocation(this.prefix, key);
-  }
-
-  /**
-   * The keys and arguments of a batch of marks calls, as the scripts read them (numkeys first), for EVALSHA
-   * or a pipeline.
-   */
-  encode(calls: readonly MarksCall[]): [number, ...(string | number)[]] {
-    const keys: string[] = [];
-    const args: (string | number)[] = [];
-    for (const call of calls) {
-      this.buckets.append(call.location, call.withFailures, keys, args, {
-        writeTtl: call.writeTtl,
-        lookup: call.lookup ?? true,
-      });
-      if (call.keys) for (const key of call.keys) keys.push(key);
-      for (const arg of call.args) args.push(arg);
-    }
-    return [keys.length, ...keys, ...args];
-  }
-
-  /**
-   * Batches calls of a script that takes many events (claim, complete, the redis-stream sink's append):
-   * those of one turn go as one script call (batcher.ts). On Redis Cluster a script's keys must share a slot,
-   * so calls are grouped by hash tag, and a group of one is a call of one.
-   */
-  batcher(name: 'ebdedupClaim' | 'ebdedupComplete' | 'ebdedupAppendOnce'): Batcher<MarksCall> {
-    const cluster = this.client instanceof Cluster;
-    return new Batcher<MarksCall>({
-      send: (calls) => this.run(name, this.encode(calls)) as Promise<unknown[]>,
-      groupOf: cluster ? (call) => hashTagOf(call.location.claim) : () => '',
-      maxBatch: MAX_BATCH,
-    });
-  }
-
-  /**
-   * Sends one call of a marks script. On Redis Cluster as a pipeline of one command, as ioredis's
-   * auto-pipelining would (commands.ts says why these scripts are left out of it): ioredis routes a pipeline by
-   * its commands' keys and follows MOVED/ASK for it, and sent on their own, while a master was down and its
-   * slots had no master yet, scripts for the other masters timed out too (test/cluster/store-cluster.test.ts,
-   * "keeps serving the other masters").
-   */
-  private async run(name: KeyCountedScript, encoded: [number, ...(string | number)[]]): Promise<unknown> {
-    if (!(this.client instanceof Cluster)) {
-      return (this.client[name] as (...args: (string | number)[]) => Promise<unknown>)(...encoded);
-    }
-    const replies = await this.client.pipeline([[name, ...encoded]]).exec();
-    const [error, reply] = replies?.[0] ?? [new StoreError(`redis ${name}: no reply to the pipeline`), null];
-    if (error) throw error;
-    return reply;
-  }
-
-  /**
-   * Runs a marks script for one event, sending it again when the reply says a TTL, the clock or a lookup's
-   * buckets were missing (bucket-keys.ts). `send` sends one call (encoded by `encode`, or through a batcher).
-   */
-  async onMarks<R>(
-    call: MarksCall,
-    send: (call: MarksCall) => Promise<R>,
-  ): Promise<Exclude<R, MissingReply>> {
-    let current = call;
-    for (let attempt = 0; ; attempt += 1) {
-      const reply = await send(current);
-      if (!isMissing(reply)) return reply as Exclude<R, MissingReply>;
-      current = this.afterMissing(current, reply, attempt);
-    }
-  }
-
-  /** The call to send again after a `{'?…'}` reply, having learnt what it says; a StoreError past the limit. */
-  private afterMissing(call: MarksCall, reply: MissingReply, attempt: number): MarksCall {
-    if (attempt >= MISSING_RETRIES) {
-      throw new StoreError(`redis: the script still asks for ${reply[0].slice(1)} after ${attempt} resends`);
-    }
-    if (reply[0] === '?lookup') return { ...call, lookup: true };
-    this.buckets.learn(reply);
-    return call;
   }
 
   /**
@@ -220,8 +122,8 @@ export class RedisStore implements IdempotencyStore {
     pool: WaitPool,
     location: DedupLocation,
   ): Promise<void> {
-    const mark = await this.onMarks({ location, withFailures: false, args: [] }, (call) =>
-      pool.writeAndWait(operation, ['ebdedupTouch', ...this.encode([call])]),
+    const mark = await this.marks.onMarks({ location, withFailures: false, args: [] }, (call) =>
+      pool.writeAndWait(operation, ['ebdedupTouch', ...this.marks.encode([call])]),
     );
     if (mark === null || mark === undefined) {
       throw new StoreError(`redis ${operation}: the mark is not on the master the WAIT connection reached`);
@@ -245,7 +147,7 @@ export class RedisStore implements IdempotencyStore {
     const location = this.location(key);
     let reply: Exclude<ClaimReply, MissingReply>;
     try {
-      reply = await this.onMarks(
+      reply = await this.marks.onMarks(
         { location, withFailures: true, args: [`~${token}`, leaseMs, this.maxAttempts] },
         (call) => this.claims.add(call) as Promise<ClaimReply>,
       );
@@ -289,14 +191,16 @@ export class RedisStore implements IdempotencyStore {
     const pool = this.waitPool;
     if (pool) {
       // One event, on a WAIT connection of its own: WAIT counts that connection's writes.
-      const reply = await this.onMarks(call, async (one) => {
-        const replies = await pool.writeAndWait('complete', ['ebdedupComplete', ...this.encode([one])]);
+      const reply = await this.marks.onMarks(call, async (one) => {
+        const replies = await pool.writeAndWait('complete', ['ebdedupComplete', ...this.marks.encode([one])]);
         return (replies as CompleteReply[])[0] as CompleteReply;
       });
       return reply === 1;
     }
     try {
-      return (await this.onMarks(call, (one) => this.completions.add(one) as Promise<CompleteReply>)) === 1;
+      return (
+        (await this.marks.onMarks(call, (one) => this.completions.add(one) as Promise<CompleteReply>)) === 1
+      );
     } catch (error) {
       throw storeFailure('complete', error);
     }
@@ -364,9 +268,9 @@ export class RedisStore implements IdempotencyStore {
   ): Promise<KeyInspection> {
     let reply: HeldReply | null;
     try {
-      reply = await this.onMarks(
+      reply = await this.marks.onMarks(
         { location, withFailures, args: [] },
-        (call) => this.run(name, this.encode([call])) as Promise<HeldReply | null | MissingReply>,
+        (call) => this.marks.run(name, this.marks.encode([call])) as Promise<HeldReply | null | MissingReply>,
       );
     } catch (error) {
       throw storeFailure(operation, error);
