@@ -123,7 +123,7 @@ async function memoryPhase(receiver: Receiver, options: BenchOptions): Promise<M
 
 /**
  * Processed marks in Redis: fields of the bucket hashes (`ebdedup:{…}:<ttl>:<bucket>[:<shard>]`, see
- * src/store/redis.ts), one per processed event; DBSIZE counts hashes, not events.
+ * src/store/redis/layout.ts), one per processed event; DBSIZE counts hashes, not events.
  */
 async function processedMarks(client: Redis): Promise<number> {
   let marks = 0;

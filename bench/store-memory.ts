@@ -6,11 +6,11 @@ import {
   createRedisClient,
   RedisStore,
   storeLocation,
-} from '../src/store/redis.js';
+} from '../src/store/redis/index.js';
 import { RedisProcess, sleep } from './lib/procs.js';
 
 /**
- * Redis memory per retained processed key in the store's layout (src/store/redis.ts), and the Redis CPU of a
+ * Redis memory per retained processed key in the store's layout (src/store/redis/layout.ts), and the Redis CPU of a
  * claim, on a fresh `redis-server` per measurement (issue 7: at most 110 B per key).
  *
  *   node --import tsx bench/store-memory.ts            # about a minute

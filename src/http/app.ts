@@ -16,7 +16,7 @@ import type { DedupPipeline, RequestTrace } from '../core/pipeline.js';
 import type { DedupRule } from '../events/rules.js';
 import { RedisStreamSink } from '../sinks/redis-stream.js';
 import type { Sink } from '../sinks/types.js';
-import { RedisStore } from '../store/redis.js';
+import { RedisStore } from '../store/redis/index.js';
 import type { IdempotencyStore } from '../store/types.js';
 import { createAuthenticator } from './auth.js';
 import { createErrorHandler, notFoundHandler } from './error-handler.js';

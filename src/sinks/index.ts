@@ -1,6 +1,6 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
-import { RedisStore } from '../store/redis.js';
+import { RedisStore } from '../store/redis/index.js';
 import type { IdempotencyStore } from '../store/types.js';
 import { createHttpSink } from './http.js';
 import { createLogSink } from './log.js';
@@ -22,7 +22,7 @@ export async function createSink(config: Config, logger: Logger, store: Idempote
     case 'redis-stream':
       if (!(store instanceof RedisStore)) throw new Error('SINK=redis-stream needs the redis store');
       return new RedisStreamSink({
-        client: store.client,
+        store,
         prefix: config.DEDUP_PREFIX,
         stream: config.SINK_STREAM,
         maxLength: config.SINK_STREAM_MAXLEN,

@@ -1,19 +1,23 @@
+import type { Batcher } from '../store/redis/batcher.js';
 import {
+  type AppendReply,
   type DedupLocation,
   dedupLocation,
-  located,
-  MARKS_LUA,
-  type RedisClient,
+  hashTagOf,
+  type MarksCall,
+  type RedisStore,
   type SinkWriteOperation,
-} from '../store/redis.js';
+} from '../store/redis/index.js';
 import type { ProcessOnceResult, Sink, SinkContext } from './types.js';
 
 /**
- * SINK=redis-stream: the dedup check, the XADD and the processed mark are one Lua script, so each key is
- * appended exactly once whatever the concurrency, the number of receivers or the retries, and a new event
- * costs one round trip. There is no claim: nothing is in progress, nothing can be left half done.
+ * SINK=redis-stream: the dedup check, the XADD and the processed mark are one atomic step per event
+ * (src/store/redis/scripts/append-once.lua), so each key is appended exactly once whatever the concurrency,
+ * the number of receivers or the retries, and a new event costs one round trip. The events of one turn of the
+ * event loop go as one script call (the store's batcher: one per hash tag on Redis Cluster, and all of a
+ * stream's share its tag). There is no claim: nothing is in progress, nothing can be left half done.
  *
- * The processed marks use the store's layout (src/store/redis.ts: fields of time-bucketed hashes), under
+ * The processed marks use the store's layout (src/store/redis/layout.ts: fields of time-bucketed hashes), under
  * the stream's hash tag, since Redis Cluster runs a script only when all its keys share one hash slot
  * (https://redis.io/docs/latest/operate/oss_and_stack/reference/cluster-spec/#hash-tags). The digest's first
  * two characters become a shard suffix outside the tag, so a bucket is still split into about 4,096 hashes:
@@ -23,33 +27,9 @@ import type { ProcessOnceResult, Sink, SinkContext } from './types.js';
  * one string the admin routes and confirmReplicated are given.
  */
 
-// MARKS_LUA's keys and arguments, then KEYS[3]: stream; ARGV[4..6]: TTL in seconds, first-seen ms, MAXLEN,
-// then the entry's field/value pairs. Nothing here writes a claim; one can be there only when the store's
-// location is this one (a stream tag equal to the digest's first two characters) and is then reported in
-// progress, as before.
-const APPEND_ONCE = `${MARKS_LUA}
-local state = held()
-if state then return state end
-local id = redis.call('XADD', KEYS[3], 'MAXLEN', '~', ARGV[6], '*', unpack(ARGV, 7))
-add_mark(ARGV[5], ARGV[4])
-return id`;
-
-type AppendReply = string | [string, number];
-
-interface StreamCommands {
-  ebdedupAppendOnce(
-    claim: string,
-    ttls: string,
-    stream: string,
-    hashPrefix: string,
-    hashSuffix: string,
-    field: string,
-    ...args: (string | number)[]
-  ): Promise<AppendReply>;
-}
-
 export interface RedisStreamSinkOptions {
-  client: RedisClient;
+  /** The Redis store: its connection, and the bucket hashes its scripts are passed (bucket-keys.ts). */
+  store: RedisStore;
   /** DEDUP_PREFIX */
   prefix: string;
   /** SINK_STREAM */
@@ -67,16 +47,6 @@ export interface RedisStreamSinkOptions {
   confirmReplicated?: (dedupKey: string, operation: SinkWriteOperation) => Promise<void>;
 }
 
-/** What Redis Cluster hashes in a key: the first non-empty `{…}`, else the whole name. */
-export function hashTagOf(name: string): string {
-  const open = name.indexOf('{');
-  if (open >= 0) {
-    const close = name.indexOf('}', open + 1);
-    if (close > open + 1) return name.slice(open + 1, close);
-  }
-  return name;
-}
-
 /** The stream names the sink writes, in partition order: what a consumer reads. */
 export function streamNames(stream: string, partitions: number): string[] {
   if (partitions <= 1) return [stream];
@@ -91,18 +61,18 @@ export function partitionOf(key: string, partitions: number): number {
 
 export class RedisStreamSink implements Sink {
   readonly name = 'redis-stream';
-  private readonly client: RedisClient & StreamCommands;
   private readonly streams: string[];
   private readonly tags: string[];
   private readonly now: () => number;
+  /** The appends of one turn go to Redis as one script call (per hash tag on Redis Cluster). */
+  private readonly appends: Batcher<MarksCall>;
 
   constructor(private readonly options: RedisStreamSinkOptions) {
-    options.client.defineCommand('ebdedupAppendOnce', { numberOfKeys: 3, lua: APPEND_ONCE });
-    this.client = options.client as RedisClient & StreamCommands;
     this.streams = streamNames(options.stream, options.partitions);
     this.tags =
       options.partitions <= 1 ? [hashTagOf(options.stream)] : this.streams.map((_, index) => `p${index}`);
     this.now = options.now ?? Date.now;
+    this.appends = options.store.marks.batcher('ebdedupAppendOnce');
   }
 
   /**
@@ -123,34 +93,38 @@ export class RedisStreamSink implements Sink {
     const { stream, dedupKey, location } = this.locate(context.key);
     const receivedAt = this.now();
     const source = event.source;
-    const [claim, ttls, hashPrefix, hashSuffix, field] = located(location);
-    const reply = await this.client.ebdedupAppendOnce(
-      claim,
-      ttls,
-      stream,
-      hashPrefix,
-      hashSuffix,
-      field,
-      ttlSeconds,
-      receivedAt,
-      this.options.maxLength,
-      'key',
-      context.key,
-      'id',
-      context.eventId ?? '',
-      'source',
-      typeof source === 'string' ? source : '',
-      'detail-type',
-      context.detailType ?? '',
-      'receivedAt',
-      new Date(receivedAt).toISOString(),
-      'event',
-      // The body as received, never re-serialised.
-      context.rawBody,
+    const { store } = this.options;
+    const reply = await store.marks.onMarks(
+      {
+        location,
+        withFailures: false,
+        keys: [stream],
+        writeTtl: ttlSeconds,
+        args: [
+          ttlSeconds,
+          receivedAt,
+          this.options.maxLength,
+          6,
+          'key',
+          context.key,
+          'id',
+          context.eventId ?? '',
+          'source',
+          typeof source === 'string' ? source : '',
+          'detail-type',
+          context.detailType ?? '',
+          'receivedAt',
+          new Date(receivedAt).toISOString(),
+          'event',
+          // The body as received, never re-serialised.
+          context.rawBody,
+        ],
+      },
+      (call) => this.appends.add(call) as Promise<AppendReply>,
     );
     if (typeof reply !== 'string') {
       const [value, pttl] = reply;
-      // A `~token` value is a claim of the store's at this very location (see APPEND_ONCE).
+      // A `~token` value is a claim of the store's at this very location (see append-once.lua).
       if (value.startsWith('~')) return { outcome: 'in_progress', leaseRemainingMs: Math.max(pttl, 0) };
       await this.options.confirmReplicated?.(dedupKey, 'duplicate');
       return { outcome: 'duplicate', firstSeenAt: Number(value) };

@@ -1,11 +1,11 @@
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
 import { MemoryStore } from './memory.js';
-import { createRedisClient, RedisStore } from './redis.js';
+import { createRedisClient, RedisStore } from './redis/index.js';
 import type { IdempotencyStore } from './types.js';
 
 export { MemoryStore } from './memory.js';
-export { createRedisClient, RedisStore, ReplicationWaitError } from './redis.js';
+export { createRedisClient, RedisStore, ReplicationWaitError } from './redis/index.js';
 export * from './types.js';
 
 /** The store the configuration asks for, connected (or reconnecting in the background). */
@@ -39,6 +39,7 @@ export async function createStore(config: Config, logger: Logger): Promise<Idemp
   const store = new RedisStore({
     client,
     prefix: config.DEDUP_PREFIX,
+    ttlSeconds: [config.DEDUP_TTL_SECONDS],
     waitReplicas: config.REDIS_WAIT_REPLICAS,
     waitTimeoutMs: config.REDIS_WAIT_TIMEOUT_MS,
     maxAttempts: config.MAX_ATTEMPTS,

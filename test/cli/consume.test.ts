@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import { main } from '../../src/cli/main.js';
 import { RedisStreamSink } from '../../src/sinks/redis-stream.js';
-import type { RedisStore } from '../../src/store/redis.js';
+import type { RedisStore } from '../../src/store/redis/index.js';
 import { redisStore } from '../helpers/app.js';
 import { sleep, waitFor } from '../helpers/ports.js';
 import { RedisServer } from '../helpers/redis-server.js';
@@ -38,7 +38,7 @@ async function append(
   asSent: (event: Record<string, unknown>) => string = (event) => JSON.stringify(event),
 ): Promise<string[]> {
   const sink = new RedisStreamSink({
-    client: store.client,
+    store,
     prefix: 'ebdedup:',
     stream: 'ebdedup:events',
     maxLength: 1000,

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { createRedisClient, RedisStore } from '../../src/store/redis.js';
+import { createRedisClient, RedisStore } from '../../src/store/redis/index.js';
 import { RedisCluster } from '../helpers/redis-cluster.js';
 
 /** The admin methods (inspectKey/deleteKey: one script each over the claim and the bucket hashes) on a real Redis Cluster. */

@@ -6,7 +6,7 @@ import {
   liveBucketHashes,
   RedisStore,
   ReplicationWaitError,
-} from '../../src/store/redis.js';
+} from '../../src/store/redis/index.js';
 import { StoreError } from '../../src/store/types.js';
 import { findMark, via } from '../helpers/marks.js';
 import { sleep, waitFor } from '../helpers/ports.js';
@@ -93,6 +93,32 @@ async function keysServedBy(
 }
 
 describe('RedisStore on Redis Cluster', { timeout: 60_000 }, () => {
+  it('sends the claims of one turn as one script call per hash tag, each on its own master', async () => {
+    // Arrange: 3 tags × 10 keys; the scripts are loaded on every master first (not what is counted).
+    const store = await clusterStore();
+    const tags = ['Aa', 'Mm', 'zz'];
+    const keysOf = (tag: string) => Array.from({ length: 10 }, () => `${tag}${digest().slice(2)}`);
+    await Promise.all(tags.map((tag) => store.claimKey(keysOf(tag)[0] as string, 10_000)));
+    const scriptCalls = async () => {
+      let calls = 0;
+      for (const master of await cluster.masters()) {
+        const stats = String(await master.command('INFO', 'commandstats'));
+        for (const match of stats.matchAll(/cmdstat_(?:evalsha|eval):calls=(\d+)/g))
+          calls += Number(match[1]);
+      }
+      return calls;
+    };
+    const keys = tags.flatMap(keysOf);
+    const before = await scriptCalls();
+
+    // Act
+    const claims = await Promise.all(keys.map((key) => store.claimKey(key, 10_000)));
+
+    // Assert
+    expect(claims.map((claim) => claim.outcome)).toEqual(keys.map(() => 'claimed'));
+    expect((await scriptCalls()) - before).toBe(tags.length);
+  });
+
   it('spreads hash-tagged keys over all three masters and claims, completes and reports duplicates on each', async () => {
     const store = await clusterStore();
     const keys = Array.from({ length: 300 }, digest);

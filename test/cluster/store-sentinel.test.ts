@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { createRedisClient, RedisStore } from '../../src/store/redis.js';
+import { createRedisClient, RedisStore } from '../../src/store/redis/index.js';
 import { StoreError } from '../../src/store/types.js';
 import { findMark } from '../helpers/marks.js';
 import { sleep, waitFor } from '../helpers/ports.js';

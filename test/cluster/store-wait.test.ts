@@ -4,7 +4,7 @@ import { createLogger } from '../../src/core/logger.js';
 import { RedisStreamSink } from '../../src/sinks/redis-stream.js';
 import type { SinkContext } from '../../src/sinks/types.js';
 import { createStore } from '../../src/store/index.js';
-import { createRedisClient, RedisStore, ReplicationWaitError } from '../../src/store/redis.js';
+import { createRedisClient, RedisStore, ReplicationWaitError } from '../../src/store/redis/index.js';
 import { StoreError } from '../../src/store/types.js';
 import { testConfig } from '../helpers/app.js';
 import { findMark, type Run } from '../helpers/marks.js';
@@ -221,7 +221,7 @@ describe('RedisStore with waitReplicas', () => {
 describe('redis-stream sink with waitReplicas', () => {
   function streamSink(store: RedisStore): RedisStreamSink {
     return new RedisStreamSink({
-      client: store.client,
+      store,
       prefix: 'wait-test:',
       stream: `wait-test:events:${randomUUID()}`,
       maxLength: 1000,
@@ -257,6 +257,21 @@ describe('redis-stream sink with waitReplicas', () => {
       sink.locate(key).location,
     );
     expect(mark?.value).toMatch(/^\d{13}$/);
+  });
+
+  it('refuses to confirm a mark the WAIT connection does not find (written elsewhere, or gone)', async () => {
+    // Arrange: a key whose mark is on no master (as when it went to an old master before a failover).
+    const store = await storeOnMaster({ waitTimeoutMs: 150 });
+    const sink = streamSink(store);
+
+    // Act
+    const confirmed = await store
+      .confirmReplicated(sink.locate(digest()).dedupKey, 'append')
+      .catch((error: unknown) => error);
+
+    // Assert: a store failure (503, retried), never a confirmation WAIT could not give.
+    expect(confirmed).toBeInstanceOf(StoreError);
+    expect((confirmed as Error).message).toMatch(/the mark is not on the master/);
   });
 
   it('names what a failed WAIT confirmed: the append of a new event, or a duplicate', async () => {

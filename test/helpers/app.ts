@@ -5,7 +5,7 @@ import { createLogger } from '../../src/core/logger.js';
 import { type App, buildApp } from '../../src/http/app.js';
 import type { Sink } from '../../src/sinks/types.js';
 import { MemoryStore } from '../../src/store/memory.js';
-import { createRedisClient, RedisStore } from '../../src/store/redis.js';
+import { createRedisClient, RedisStore } from '../../src/store/redis/index.js';
 import type { IdempotencyStore } from '../../src/store/types.js';
 import { RecordingSink } from './sinks.js';
 

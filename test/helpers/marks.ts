@@ -1,5 +1,5 @@
 import type { Redis } from 'ioredis';
-import { type DedupLocation, liveBucketHashes } from '../../src/store/redis.js';
+import { type DedupLocation, liveBucketHashes } from '../../src/store/redis/index.js';
 
 /** Sends one command to one node: an ioredis client (`call`) or a helper's RedisProcess (`command`). */
 export type Run = (command: string, ...args: string[]) => Promise<unknown>;

@@ -89,7 +89,7 @@ describe('admin routes', () => {
     });
     expect(Math.abs(Date.parse(view.firstSeenAt) - Date.now())).toBeLessThan(5000);
     expect(view.ttlRemainingMs).toBeGreaterThan(86_400_000 - 10_000);
-    // The TTL left is the mark's bucket's: at least DEDUP_TTL_SECONDS, at most 1/24 more (src/store/redis.ts).
+    // The TTL left is the mark's bucket's: at least DEDUP_TTL_SECONDS, at most 1/24 more (src/store/redis/layout.ts).
     expect(view.ttlRemainingMs).toBeLessThanOrEqual(86_400_000 + 3_600_000);
     expect(absent.json()).toEqual({ key: 'A'.repeat(43), state: 'absent' });
   });
@@ -218,7 +218,7 @@ describe('admin routes', () => {
     // Arrange
     const store = redisStore(redis.url);
     const sink = new RedisStreamSink({
-      client: store.client,
+      store,
       prefix: 'ebdedup:',
       stream: 'it:admin-stream',
       maxLength: 1000,

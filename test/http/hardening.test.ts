@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { Sink } from '../../src/sinks/types.js';
 import { MemoryStore } from '../../src/store/memory.js';
-import { createRedisClient, RedisStore } from '../../src/store/redis.js';
+import { createRedisClient, RedisStore } from '../../src/store/redis/index.js';
 import { JSON_HEADERS, redisStore, testApp } from '../helpers/app.js';
 import { sleep } from '../helpers/ports.js';
 import { RedisReplicaSet } from '../helpers/redis-sentinel.js';

@@ -167,7 +167,7 @@ describe('GET /metrics', () => {
     await redis.client().del('it:metrics-stream');
     const store = redisStore(redis.url);
     const sink = new RedisStreamSink({
-      client: store.client,
+      store,
       prefix: 'ebdedup:',
       stream: 'it:metrics-stream',
       maxLength: 1000,

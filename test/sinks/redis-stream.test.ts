@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/core/logger.js';
 import { RedisStreamSink } from '../../src/sinks/redis-stream.js';
 import type { SinkContext } from '../../src/sinks/types.js';
-import { bucketWidthMs, type RedisStore } from '../../src/store/redis.js';
+import { bucketWidthMs, type RedisStore } from '../../src/store/redis/index.js';
 import { JSON_HEADERS, redisStore, testApp } from '../helpers/app.js';
 import { keySlot } from '../helpers/crc16.js';
 import { findMark, redisNow, via } from '../helpers/marks.js';
@@ -29,7 +29,7 @@ async function streamApp(env: Record<string, string> = {}) {
   const store = redisStore(redis.url) as RedisStore;
   await store.connect();
   const sink = new RedisStreamSink({
-    client: store.client,
+    store,
     prefix: 'ebdedup:',
     stream: env.SINK_STREAM ?? 'ebdedup:events',
     maxLength: 1_000_000,
@@ -203,12 +203,45 @@ describe('redis-stream sink', () => {
     }
   });
 
+  it('appends the events of one turn with one script call, each event once, each caller its own outcome', async () => {
+    // Arrange: 20 new keys, 5 of them sent twice in the same turn, and one already appended.
+    const { sink } = await streamApp({ SINK_STREAM: 'it:batched' });
+    await client.del('it:batched');
+    const keys = Array.from({ length: 20 }, () =>
+      createHash('sha256').update(randomUUID()).digest('base64url'),
+    );
+    const earlier = keys[0] as string;
+    await sink.processOnce({ source: 'test' }, sinkContext(earlier), 86_400);
+    const scriptCalls = async () => {
+      const stats = await client.info('commandstats');
+      return Number(/cmdstat_evalsha:calls=(\d+)/.exec(stats)?.[1] ?? 0);
+    };
+    const before = await scriptCalls();
+
+    // Act
+    const sent = [...keys, ...keys.slice(1, 6)];
+    const outcomes = await Promise.all(
+      sent.map((key) => sink.processOnce({ source: 'test' }, sinkContext(key), 86_400)),
+    );
+
+    // Assert
+    expect((await scriptCalls()) - before).toBe(1);
+    expect(outcomes[0]?.outcome).toBe('duplicate');
+    expect(outcomes.slice(1, 20).map((outcome) => outcome.outcome)).toEqual(
+      keys.slice(1).map(() => 'processed'),
+    );
+    expect(outcomes.slice(20).map((outcome) => outcome.outcome)).toEqual(
+      keys.slice(1, 6).map(() => 'duplicate'),
+    );
+    expect(await client.xlen('it:batched')).toBe(20);
+  });
+
   it('answers 503 and appends nothing while Redis is down, then appends once when it is back', async () => {
     const own = await RedisServer.start();
     const store = redisStore(own.url) as RedisStore;
     await store.connect();
     const sink = new RedisStreamSink({
-      client: store.client,
+      store,
       prefix: 'ebdedup:',
       stream: 's',
       maxLength: 100,

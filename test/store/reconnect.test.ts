@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { createRedisClient, RedisStore, ReplicationWaitError } from '../../src/store/redis.js';
+import { createRedisClient, RedisStore, ReplicationWaitError } from '../../src/store/redis/index.js';
 import { sleep, waitFor } from '../helpers/ports.js';
 import { RedisServer } from '../helpers/redis-server.js';
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { describe, expect, it, onTestFinished } from 'vitest';
-import type { RedisStore } from '../../src/store/redis.js';
+import type { RedisStore } from '../../src/store/redis/index.js';
 import { redisStore } from '../helpers/app.js';
 import { findMark, via } from '../helpers/marks.js';
 import { sleep } from '../helpers/ports.js';
