@@ -30,6 +30,13 @@ export abstract class ReceiverError extends Error {
   }
 }
 
+/** A 4xx whose body carries its message as well: the message is the problem's whole description. */
+export abstract class DescribedError extends ReceiverError {
+  override toBody(): Record<string, unknown> {
+    return { error: this.code, message: this.message };
+  }
+}
+
 export class InvalidEventError extends ReceiverError {
   readonly code = 'invalid_event';
   readonly statusCode = 400;
@@ -62,7 +69,7 @@ export class PayloadTooLargeError extends ReceiverError {
  * (gzip, br, …). The body says which; for an encoding the answer also carries `Accept-Encoding: identity`
  * (https://www.rfc-editor.org/rfc/rfc9110#section-15.5.16).
  */
-export class UnsupportedMediaTypeError extends ReceiverError {
+export class UnsupportedMediaTypeError extends DescribedError {
   readonly code = 'unsupported_media_type';
   readonly statusCode = 415;
   /** Set when the Content-Encoding is what is unsupported. */
@@ -77,10 +84,6 @@ export class UnsupportedMediaTypeError extends ReceiverError {
     return new UnsupportedMediaTypeError(
       `content type ${contentType ? `'${contentType}'` : '(none)'} is not JSON: send application/json`,
     );
-  }
-
-  override toBody() {
-    return { error: this.code, message: this.message };
   }
 }
 

@@ -1,5 +1,5 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
-import { ReceiverError, StoreUnavailableError, UnauthorizedError } from '../../core/errors.js';
+import { DescribedError, StoreUnavailableError, UnauthorizedError } from '../../core/errors.js';
 import type { KeyInspection } from '../../store/types.js';
 import { authorizationParameter, fingerprint, matcher } from '../auth.js';
 
@@ -28,25 +28,19 @@ const DEDUP_KEY = /^[A-Za-z0-9_-]{43}$/;
 const REASON_MAX = 200;
 const REALM = 'realm="ebdedup-admin"';
 
-export class InvalidKeyError extends ReceiverError {
+export class InvalidKeyError extends DescribedError {
   readonly code = 'invalid_key';
   readonly statusCode = 400;
   constructor() {
     super('the key must be a dedup key as the receiver answers it: 43 base64url characters');
   }
-  override toBody() {
-    return { error: this.code, message: this.message };
-  }
 }
 
-export class ReasonRequiredError extends ReceiverError {
+export class ReasonRequiredError extends DescribedError {
   readonly code = 'reason_required';
   readonly statusCode = 400;
   constructor() {
     super('DELETE needs an X-Reason header saying why the key is deleted');
-  }
-  override toBody() {
-    return { error: this.code, message: this.message };
   }
 }
 
