@@ -4,7 +4,7 @@ import { createPipeline } from '../core/create-pipeline.js';
 import { InvalidEventError, type ValidationIssue } from '../core/errors.js';
 import { createLogger } from '../core/logger.js';
 import type { DedupOutcome, DedupPipeline } from '../core/pipeline.js';
-import { findNonFiniteNumber } from '../events/json-checks.js';
+import { findNonFiniteNumber, NON_FINITE_NUMBER } from '../events/json-checks.js';
 import { createSink } from '../sinks/index.js';
 import { createStore } from '../store/index.js';
 
@@ -52,9 +52,7 @@ export function createLambdaHandler({
       }
       const overflow = findNonFiniteNumber(event);
       if (overflow !== undefined) {
-        throw new InvalidEventError([
-          { path: overflow, message: 'is a number beyond the range of a double (IEEE-754)' },
-        ]);
+        throw new InvalidEventError([{ path: overflow, message: NON_FINITE_NUMBER }]);
       }
       // The runtime has parsed the payload already: its bytes are gone, and this text is the closest to them.
       const outcome = await pipeline.handle({ body: event, rawBody: JSON.stringify(event) }, {}, trace);

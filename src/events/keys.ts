@@ -2,6 +2,7 @@ import { hash } from 'node:crypto';
 import { InvalidEventError } from '../core/errors.js';
 import { canonicalJson, canonicalJsonOmitting, type OmitTree, omitTree } from './canonical.js';
 import type { EventEnvelope, ValidatedEvent } from './envelope.js';
+import { findNonFiniteNumber, NON_FINITE_NUMBER } from './json-checks.js';
 import { type FieldPath, getPath, parsePath } from './paths.js';
 import type { DedupRule } from './rules.js';
 
@@ -96,7 +97,7 @@ export function createKeyStrategy(options: KeyStrategyOptions): KeyStrategy {
     ttlSeconds,
   });
 
-  const keyOf = (event: ValidatedEvent, headers: RequestHeaders): DedupKey => {
+  const keyOfEvent = (event: ValidatedEvent, headers: RequestHeaders): DedupKey => {
     switch (options.strategy) {
       case 'content':
         return contentKey(event);
@@ -139,6 +140,20 @@ export function createKeyStrategy(options: KeyStrategyOptions): KeyStrategy {
           rule: rule.name,
         };
       }
+    }
+  };
+
+  // A number beyond double range (`1e400`, which JSON.parse makes ±Infinity) is what RFC 8785 cannot write: the
+  // digest throws, and the event is refused with 400 naming the number's path instead of a 500 that EventBridge
+  // would retry for a day. The path is looked for only then, so an event pays nothing for the check.
+  const keyOf = (event: ValidatedEvent, headers: RequestHeaders): DedupKey => {
+    try {
+      return keyOfEvent(event, headers);
+    } catch (error) {
+      if (error instanceof InvalidEventError) throw error;
+      const path = findNonFiniteNumber(event.body);
+      if (path === undefined) throw error;
+      throw new InvalidEventError([{ path, message: NON_FINITE_NUMBER }]);
     }
   };
 

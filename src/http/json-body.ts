@@ -1,7 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { FastifyInstance } from 'fastify';
 import { InvalidEventError, UnsupportedMediaTypeError } from '../core/errors.js';
-import { findForbiddenKey, findNonFiniteNumber } from '../events/json-checks.js';
+import { findForbiddenKey } from '../events/json-checks.js';
 import type { RequestHeaders } from '../events/keys.js';
 import { jsonDepthExceeds, MAX_JSON_DEPTH } from './json-depth.js';
 
@@ -47,9 +47,8 @@ function refusal(text: string): InvalidEventError {
  * problem, and where there is one, its path:
  * - bytes that are not UTF-8 (RFC 8259 section 8.1): decoding would replace them with U+FFFD, so two
  *   different bodies could become one text, one key;
- * - nesting deeper than MAX_JSON_DEPTH (see json-depth.ts);
- * - a number beyond double range (`1e400`), which JSON.parse makes ±Infinity and the RFC 8785 digest cannot
- *   write.
+ * - nesting deeper than MAX_JSON_DEPTH (see json-depth.ts).
+ * A number beyond double range (`1e400`) is refused where it matters, by the dedup key (keys.ts).
  */
 export function registerJsonBodyParser(app: FastifyInstance): void {
   const parseJson = app.getDefaultJsonParser('error', 'error');
@@ -69,11 +68,6 @@ export function registerJsonBodyParser(app: FastifyInstance): void {
     parseJson(request, text, (error, body) => {
       if (error) {
         done(text.length === 0 ? error : refusal(text), undefined);
-        return;
-      }
-      const overflow = findNonFiniteNumber(body, text);
-      if (overflow !== undefined) {
-        done(invalid(overflow, 'is a number beyond the range of a double (IEEE-754)'), undefined);
         return;
       }
       request.rawBody = text;

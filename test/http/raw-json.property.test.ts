@@ -84,6 +84,17 @@ describe('raw JSON text through the events route', () => {
     expect(sink.handled.map((entry) => entry.context.rawBody).sort()).toEqual([...texts].sort());
   });
 
+  it('takes a number beyond double range where no key reads it (event-id), delivering its text as sent', async () => {
+    const sink = new RecordingSink();
+    const { app } = await testApp({ sink, env: { DEDUP_STRATEGY: 'event-id' } });
+    const payload = eventWith('"value": 1e400');
+
+    const response = await app.inject({ method: 'POST', url: '/events', headers: JSON_HEADERS, payload });
+
+    expect(response.json().status).toBe('processed');
+    expect(sink.handled[0]?.context.rawBody).toBe(payload);
+  });
+
   it.each([
     ['1e400', 'detail.eventBody.value'],
     ['-1e400', 'detail.eventBody.value'],

@@ -8,17 +8,17 @@ describe('findNonFiniteNumber', () => {
     [`{"a":1${'0'.repeat(309)}}`, 'a'],
     ['1e999', ''],
   ])('names the path of the number beyond double range in %s', (text, path) => {
-    expect(findNonFiniteNumber(JSON.parse(text), text)).toBe(path);
+    expect(findNonFiniteNumber(JSON.parse(text))).toBe(path);
   });
 
   it.each(['{"a":"1e400"}', '{"a":1e308,"b":1e-400,"c":-0}', `{"a":"${'9'.repeat(400)}"}`])(
     'finds nothing in %s, where every number is a double',
     (text) => {
-      expect(findNonFiniteNumber(JSON.parse(text), text)).toBeUndefined();
+      expect(findNonFiniteNumber(JSON.parse(text))).toBeUndefined();
     },
   );
 
-  it('walks the value when no text is given (the Lambda adapter)', () => {
+  it('walks values that were never JSON text (the Lambda adapter)', () => {
     expect(findNonFiniteNumber({ a: [{ b: Number.NEGATIVE_INFINITY }] })).toBe('a.0.b');
     expect(findNonFiniteNumber({ a: [{ b: 1 }] })).toBeUndefined();
   });
