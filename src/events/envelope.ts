@@ -2,14 +2,15 @@ import { z } from 'zod';
 import { InvalidEventError, type ValidationIssue } from '../core/errors.js';
 
 /*
- * Hand-written replacement kept by measurement (issue: a hand-written replacement of a library stays only where
- * it saves at least 5 % of a request's CPU): the validation fast path below (parseEnvelopeFast,
- * isGenesysDetailFast) instead of zod on every request. In the receiver's CPU profiles, validateEvent took 6.7 %
- * (new events) and 7.6 % (retries) with zod on every request (2026-11-27) and 1.1 % / 1.5 % with the fast path
- * (2026-11-28): it saves 5.6–6.1 % of a request's CPU. `npm run bench -- --replacements` on 2026-12-04 (2 vCPU VM
- * shared with other work, load average 6–8): zod 8.8 µs per Genesys sample, the fast path 1.1 µs, 7.4 µs saved,
- * 3.5–4.7 % of the receiver's 158–220 µs per new event on that busy machine, rising as it got quieter
- * (bench/results/replacements-2026-12-04.md). The borderline case of that audit: measure again on a quiet machine.
+ * Hand-written replacement kept by measurement (a hand-written replacement of a library stays only where the
+ * bench shows it saves at least 5 % of a request's CPU): the validation fast path below (parseEnvelopeFast,
+ * isGenesysDetailFast) instead of zod on every request. `npm run bench -- --profile` on 2026-12-04, the receiver
+ * under load (log sink): validateEvent took 10.4 % of the CPU for new events and 10.3 % for retries with zod on
+ * every request, 1.7 % and 1.7 % with the fast path: it saves 8.6 % of a request's CPU
+ * (bench/results/profile-2026-12-04.md; 6.7 % → 1.1 % in the profiles of 2026-11-27 and 11-28). The isolated
+ * timing of `npm run bench -- --replacements` puts it lower and spread (2.9–6.3 % the same day,
+ * bench/results/replacements-2026-12-04.md): it leaves out the allocation and GC that zod's work costs a loaded
+ * receiver.
  */
 
 /**
