@@ -1,6 +1,12 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, onTestFinished } from 'vitest';
+import { afterAll, beforeAll, expect, onTestFinished } from 'vitest';
 import { MemoryStore } from '../../src/store/memory.js';
+import {
+  createRedisClient,
+  type RedisConnectionOptions,
+  RedisStore,
+  type RedisStoreOptions,
+} from '../../src/store/redis/index.js';
 import type { IdempotencyStore } from '../../src/store/types.js';
 import { redisStore } from './app.js';
 import { RedisServer } from './redis-server.js';
@@ -45,4 +51,21 @@ export async function freshStore(
   const store = await make();
   onTestFinished(() => store.close());
   return { store, key: randomUUID() };
+}
+
+/**
+ * A RedisStore on its own client with a 500 ms command timeout, closed when the test finishes and checked
+ * connected. For tests that stop or kill Redis servers: the connection errors are expected there (the
+ * receiver logs them, src/store/index.ts), and ioredis would print them.
+ */
+export async function openRedisStore(
+  connection: Omit<RedisConnectionOptions, 'commandTimeoutMs'>,
+  options: Omit<RedisStoreOptions, 'client' | 'prefix'> = {},
+): Promise<RedisStore> {
+  const client = createRedisClient({ commandTimeoutMs: 500, ...connection });
+  client.on('error', () => {});
+  const store = new RedisStore({ client, prefix: 'ebdedup:', ...options });
+  onTestFinished(() => store.close());
+  expect(await store.connect()).toBe(true);
+  return store;
 }
