@@ -70,11 +70,16 @@ async function pending(stream = 'ebdedup:events', group = 'g'): Promise<number> 
   return count;
 }
 
+/** `ebdedup consume --group g --once` on the test server, with `options` after. */
+function consumeOnce(...options: string[]) {
+  return captureContext(['consume', '--group', 'g', '--redis-url', redis.url, '--once', ...options]);
+}
+
 describe('ebdedup consume', () => {
   it('prints each entry once as a JSON line and acknowledges it', async () => {
     // Arrange
     const ids = await append(3);
-    const run = captureContext(['consume', '--group', 'g', '--redis-url', redis.url, '--once']);
+    const run = consumeOnce();
 
     // Act
     const code = await main(run.ctx);
@@ -98,7 +103,7 @@ describe('ebdedup consume', () => {
         '"detail": {\n "seq": 9007199254740993, "ratio": 1.0,',
       ),
     );
-    const run = captureContext(['consume', '--group', 'g', '--redis-url', redis.url, '--once']);
+    const run = consumeOnce();
 
     // Act
     const code = await main(run.ctx);
@@ -113,16 +118,7 @@ describe('ebdedup consume', () => {
 
   it('reads every partition', async () => {
     await append(12, 3);
-    const run = captureContext([
-      'consume',
-      '--group',
-      'g',
-      '--redis-url',
-      redis.url,
-      '--partitions',
-      '3',
-      '--once',
-    ]);
+    const run = consumeOnce('--partitions', '3');
 
     await main(run.ctx);
 
@@ -134,28 +130,8 @@ describe('ebdedup consume', () => {
   it('pipes each event to --exec and acknowledges only after it succeeds', async () => {
     await append(2);
     const out = join(mkdtempSync(join(tmpdir(), 'ebdedup-consume-')), 'handled.jsonl');
-    const failing = captureContext([
-      'consume',
-      '--group',
-      'g',
-      '--redis-url',
-      redis.url,
-      '--once',
-      '--exec',
-      'exit 3',
-    ]);
-    const working = captureContext([
-      'consume',
-      '--group',
-      'g',
-      '--redis-url',
-      redis.url,
-      '--once',
-      '--min-idle-ms',
-      '0',
-      '--exec',
-      `cat >> ${out}`,
-    ]);
+    const failing = consumeOnce('--exec', 'exit 3');
+    const working = consumeOnce('--min-idle-ms', '0', '--exec', `cat >> ${out}`);
 
     await main(failing.ctx);
     const leftPending = await pending();
