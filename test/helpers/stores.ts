@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
 import { afterAll, beforeAll, expect, onTestFinished } from 'vitest';
 import { MemoryStore } from '../../src/store/memory.js';
 import {
@@ -68,4 +69,25 @@ export async function openRedisStore(
   onTestFinished(() => store.close());
   expect(await store.connect()).toBe(true);
   return store;
+}
+
+/**
+ * Registers, in the calling test file, a redis-server started before its tests and stopped after them, and
+ * returns it and one client of it for inspecting (both read inside tests: they exist from beforeAll on).
+ */
+export function redisServerPerFile(): { redis: () => RedisServer; client: () => Redis } {
+  let server: RedisServer | undefined;
+  let inspecting: Redis | undefined;
+  beforeAll(async () => {
+    server = await RedisServer.start();
+    inspecting = server.client();
+  });
+  afterAll(async () => {
+    await server?.close();
+  });
+  const started = <T>(value: T | undefined): T => {
+    if (value === undefined) throw new Error('the redis-server starts in beforeAll');
+    return value;
+  };
+  return { redis: () => started(server), client: () => started(inspecting) };
 }
