@@ -4,13 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import { main } from '../../src/cli/main.js';
-import { RedisStreamSink } from '../../src/sinks/redis-stream.js';
 import type { RedisStore } from '../../src/store/redis/index.js';
 import { redisStore } from '../helpers/app.js';
 import { sleep, waitFor } from '../helpers/ports.js';
 import { RedisServer } from '../helpers/redis-server.js';
 import { uniqueEvent } from '../helpers/samples.js';
 import { REPO_ROOT } from '../helpers/server-process.js';
+import { streamSink } from '../helpers/sinks.js';
 import { captureContext } from './helpers/context.js';
 
 let redis: RedisServer;
@@ -37,13 +37,7 @@ async function append(
   partitions = 1,
   asSent: (event: Record<string, unknown>) => string = (event) => JSON.stringify(event),
 ): Promise<string[]> {
-  const sink = new RedisStreamSink({
-    store,
-    prefix: 'ebdedup:',
-    stream: 'ebdedup:events',
-    maxLength: 1000,
-    partitions,
-  });
+  const sink = streamSink(store, 'ebdedup:events', partitions);
   const ids: string[] = [];
   for (let index = 0; index < count; index += 1) {
     const event = uniqueEvent();
