@@ -91,3 +91,15 @@ export function redisServerPerFile(): { redis: () => RedisServer; client: () => 
   };
   return { redis: () => started(server), client: () => started(inspecting) };
 }
+
+/** Claims `key` and records it processed (first seen at `firstSeenAt`, kept `ttlSeconds`), as a delivery would. */
+export async function processed(
+  store: IdempotencyStore,
+  key: string,
+  firstSeenAt: number,
+  ttlSeconds: number,
+): Promise<void> {
+  const claim = await store.claimKey(key, 5000);
+  if (claim.outcome !== 'claimed') throw new Error(`expected a claim, got ${claim.outcome}`);
+  expect(await store.completeClaim(key, claim.token, firstSeenAt, ttlSeconds)).toBe(true);
+}

@@ -12,7 +12,7 @@ import { redisStore } from '../helpers/app.js';
 import { keySlot } from '../helpers/crc16.js';
 import { findMark, redisNow, untilNextBucket, via } from '../helpers/marks.js';
 import { sleep } from '../helpers/ports.js';
-import { redisServerPerFile } from '../helpers/stores.js';
+import { processed, redisServerPerFile } from '../helpers/stores.js';
 
 /**
  * The Redis store's layout (src/store/redis/layout.ts): processed marks are fields of hashes bucketed by Redis's
@@ -30,12 +30,6 @@ async function freshStore(): Promise<RedisStore> {
   await store.connect();
   onTestFinished(() => store.close());
   return store;
-}
-
-async function processed(store: RedisStore, key: string, firstSeenAt: number, ttlSeconds: number) {
-  const claim = await store.claimKey(key, 5000);
-  if (claim.outcome !== 'claimed') throw new Error(`expected a claim, got ${claim.outcome}`);
-  expect(await store.completeClaim(key, claim.token, firstSeenAt, ttlSeconds)).toBe(true);
 }
 
 describe('redis store: time-bucketed marks', () => {
