@@ -103,3 +103,10 @@ export async function processed(
   if (claim.outcome !== 'claimed') throw new Error(`expected a claim, got ${claim.outcome}`);
   expect(await store.completeClaim(key, claim.token, firstSeenAt, ttlSeconds)).toBe(true);
 }
+
+/** Claims a free `key` and returns the claim's owner token; a key that is not free fails the test here. */
+export async function claimToken(store: IdempotencyStore, key: string, leaseMs: number): Promise<string> {
+  const claim = await store.claimKey(key, leaseMs);
+  if (claim.outcome !== 'claimed') throw new Error(`expected a claim, got ${claim.outcome}`);
+  return claim.token;
+}
