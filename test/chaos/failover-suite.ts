@@ -17,18 +17,21 @@ import {
  * With REDIS_WAIT_REPLICAS=0 the lost figure is only reported (a failover may lose what was acknowledged).
  */
 
+/** The figures a failure message shows of a failover report. */
+const SUMMARY_FIELDS = [
+  'scenario',
+  'failovers',
+  'failoverError',
+  'statuses',
+  'lost',
+  'doubled',
+  'consumerView',
+  'deadLetters',
+  'violations',
+] as const;
+
 function summary(report: FailoverReport): string {
-  return JSON.stringify({
-    scenario: report.scenario,
-    failovers: report.failovers,
-    failoverError: report.failoverError,
-    statuses: report.statuses,
-    lost: report.lost,
-    doubled: report.doubled,
-    consumerView: report.consumerView,
-    deadLetters: report.deadLetters,
-    violations: report.violations,
-  });
+  return JSON.stringify(Object.fromEntries(SUMMARY_FIELDS.map((field) => [field, report[field]])));
 }
 
 export function failoverTests(kind: TopologyKind, names: readonly string[]): void {

@@ -3,12 +3,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { RedisServer } from '../helpers/redis-server.js';
+import { seededRandom } from '../helpers/seeded-random.js';
 import { REPO_ROOT } from '../helpers/server-process.js';
 import { chaosEvents, isPoison, republished, uidOf } from './events.js';
 import { type FaultPlan, startFaults } from './faults.js';
 import { SupervisedReceiver } from './receiver.js';
 import { analyse, type LedgerEntry, type ScenarioReport } from './report.js';
-import { EventBridgeSimulator, seededRandom } from './simulator.js';
+import { EventBridgeSimulator } from './simulator.js';
 import { TcpProxy } from './tcp-proxy.js';
 
 /**

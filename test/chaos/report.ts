@@ -61,7 +61,8 @@ export interface Expectations {
   deadLetterStatus?: number;
 }
 
-export interface ScenarioReport {
+/** What names a scenario run: shared by its analysis input and its report. */
+export interface ScenarioRun {
   scenario: string;
   title: string;
   sink: string;
@@ -69,6 +70,9 @@ export interface ScenarioReport {
   seed: number;
   receivers: number;
   durationMs: number;
+}
+
+export interface ScenarioReport extends ScenarioRun {
   deliveries: number;
   attempts: number;
   events: number;
@@ -109,14 +113,7 @@ export function percentiles(values: readonly number[]): Percentiles {
   };
 }
 
-export interface AnalysisInput {
-  scenario: string;
-  title: string;
-  sink: string;
-  size: string;
-  seed: number;
-  receivers: number;
-  durationMs: number;
+export interface AnalysisInput extends ScenarioRun {
   publishedUids: readonly string[];
   attempts: readonly AttemptRecord[];
   deliveries: readonly DeliveryRecord[];

@@ -1,4 +1,5 @@
 import { Agent, request } from 'undici';
+import { seededRandom } from '../helpers/seeded-random.js';
 
 /**
  * A simulated EventBridge API destination: it delivers events the way EventBridge does, so the receiver can be
@@ -95,18 +96,6 @@ export interface SimulatorOptions {
   seed?: number;
   /** Called after every attempt (progress, live assertions). */
   onAttempt?: (attempt: AttemptRecord) => void;
-}
-
-/** A small seeded PRNG (mulberry32): runs repeat with the same seed. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 /** The statuses an API destination retries. */

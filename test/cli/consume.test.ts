@@ -4,13 +4,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import { main } from '../../src/cli/main.js';
-import { RedisStreamSink } from '../../src/sinks/redis-stream.js';
 import type { RedisStore } from '../../src/store/redis/index.js';
 import { redisStore } from '../helpers/app.js';
 import { sleep, waitFor } from '../helpers/ports.js';
 import { RedisServer } from '../helpers/redis-server.js';
 import { uniqueEvent } from '../helpers/samples.js';
 import { REPO_ROOT } from '../helpers/server-process.js';
+import { streamSink } from '../helpers/sinks.js';
 import { captureContext } from './helpers/context.js';
 
 let redis: RedisServer;
@@ -37,13 +37,7 @@ async function append(
   partitions = 1,
   asSent: (event: Record<string, unknown>) => string = (event) => JSON.stringify(event),
 ): Promise<string[]> {
-  const sink = new RedisStreamSink({
-    store,
-    prefix: 'ebdedup:',
-    stream: 'ebdedup:events',
-    maxLength: 1000,
-    partitions,
-  });
+  const sink = streamSink(store, 'ebdedup:events', partitions);
   const ids: string[] = [];
   for (let index = 0; index < count; index += 1) {
     const event = uniqueEvent();
@@ -70,11 +64,16 @@ async function pending(stream = 'ebdedup:events', group = 'g'): Promise<number> 
   return count;
 }
 
+/** `ebdedup consume --group g --once` on the test server, with `options` after. */
+function consumeOnce(...options: string[]) {
+  return captureContext(['consume', '--group', 'g', '--redis-url', redis.url, '--once', ...options]);
+}
+
 describe('ebdedup consume', () => {
   it('prints each entry once as a JSON line and acknowledges it', async () => {
     // Arrange
     const ids = await append(3);
-    const run = captureContext(['consume', '--group', 'g', '--redis-url', redis.url, '--once']);
+    const run = consumeOnce();
 
     // Act
     const code = await main(run.ctx);
@@ -98,7 +97,7 @@ describe('ebdedup consume', () => {
         '"detail": {\n "seq": 9007199254740993, "ratio": 1.0,',
       ),
     );
-    const run = captureContext(['consume', '--group', 'g', '--redis-url', redis.url, '--once']);
+    const run = consumeOnce();
 
     // Act
     const code = await main(run.ctx);
@@ -113,16 +112,7 @@ describe('ebdedup consume', () => {
 
   it('reads every partition', async () => {
     await append(12, 3);
-    const run = captureContext([
-      'consume',
-      '--group',
-      'g',
-      '--redis-url',
-      redis.url,
-      '--partitions',
-      '3',
-      '--once',
-    ]);
+    const run = consumeOnce('--partitions', '3');
 
     await main(run.ctx);
 
@@ -134,28 +124,8 @@ describe('ebdedup consume', () => {
   it('pipes each event to --exec and acknowledges only after it succeeds', async () => {
     await append(2);
     const out = join(mkdtempSync(join(tmpdir(), 'ebdedup-consume-')), 'handled.jsonl');
-    const failing = captureContext([
-      'consume',
-      '--group',
-      'g',
-      '--redis-url',
-      redis.url,
-      '--once',
-      '--exec',
-      'exit 3',
-    ]);
-    const working = captureContext([
-      'consume',
-      '--group',
-      'g',
-      '--redis-url',
-      redis.url,
-      '--once',
-      '--min-idle-ms',
-      '0',
-      '--exec',
-      `cat >> ${out}`,
-    ]);
+    const failing = consumeOnce('--exec', 'exit 3');
+    const working = consumeOnce('--min-idle-ms', '0', '--exec', `cat >> ${out}`);
 
     await main(failing.ctx);
     const leftPending = await pending();

@@ -2,6 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import type { CliContext } from '../../src/cli/io.js';
 import { runPutEvents } from '../../src/cli/put-events.js';
 import { captureContext } from './helpers/context.js';
 import { type FakeEventBridge, startEventBridge } from './helpers/fake-eventbridge.js';
@@ -29,6 +30,19 @@ describe('ebdedup put-events', () => {
     server = undefined;
     await rm(dir, { recursive: true, force: true });
   });
+
+  /** `put-events FILE --bus b --region eu-west-1 --endpoint ENDPOINT …options`, run in the test's folder. */
+  function putEvents(
+    file: string,
+    endpoint: string,
+    options: readonly string[] = [],
+    env: CliContext['env'] = ENV,
+  ) {
+    return captureContext([file, '--bus', 'b', '--region', REGION, '--endpoint', endpoint, ...options], {
+      cwd: dir,
+      env,
+    });
+  }
 
   async function writeEvents(name: string, count: number, detailBytes = 10): Promise<void> {
     const lines = Array.from({ length: count }, (_, i) =>
@@ -126,22 +140,7 @@ describe('ebdedup put-events', () => {
       return undefined;
     });
     await writeEvents('events.jsonl', 3);
-    const run = captureContext(
-      [
-        'events.jsonl',
-        '--bus',
-        'b',
-        '--region',
-        REGION,
-        '--endpoint',
-        server.origin,
-        '--max-attempts',
-        '3',
-        '--json',
-        ...FAST,
-      ],
-      { cwd: dir, env: ENV },
-    );
+    const run = putEvents('events.jsonl', server.origin, ['--max-attempts', '3', '--json', ...FAST]);
 
     const code = await runPutEvents(run.ctx);
 
@@ -170,13 +169,7 @@ describe('ebdedup put-events', () => {
   it('splits 23 events into requests of 10, 10 and 3 entries', async () => {
     server = await startEventBridge();
     await writeEvents('events.jsonl', 23);
-    const run = captureContext(
-      ['events.jsonl', '--bus', 'b', '--region', REGION, '--endpoint', server.origin, '--quiet'],
-      {
-        cwd: dir,
-        env: ENV,
-      },
-    );
+    const run = putEvents('events.jsonl', server.origin, ['--quiet']);
 
     const code = await runPutEvents(run.ctx);
 
@@ -189,13 +182,7 @@ describe('ebdedup put-events', () => {
   it('keeps each request within 256 KiB of entry size', async () => {
     server = await startEventBridge();
     await writeEvents('big.jsonl', 5, 100_000);
-    const run = captureContext(
-      ['big.jsonl', '--bus', 'b', '--region', REGION, '--endpoint', server.origin, '--quiet'],
-      {
-        cwd: dir,
-        env: ENV,
-      },
-    );
+    const run = putEvents('big.jsonl', server.origin, ['--quiet']);
 
     const code = await runPutEvents(run.ctx);
 
@@ -239,13 +226,7 @@ describe('ebdedup put-events', () => {
       return true;
     });
     await writeEvents('events.jsonl', 2);
-    const run = captureContext(
-      ['events.jsonl', '--bus', 'b', '--region', REGION, '--endpoint', server.origin, ...FAST],
-      {
-        cwd: dir,
-        env: ENV,
-      },
-    );
+    const run = putEvents('events.jsonl', server.origin, FAST);
 
     const code = await runPutEvents(run.ctx);
 
@@ -260,13 +241,10 @@ describe('ebdedup put-events', () => {
   it('says in one line that the endpoint refused the signature, and exits 1', async () => {
     server = await startEventBridge();
     await writeEvents('events.jsonl', 12);
-    const run = captureContext(
-      ['events.jsonl', '--bus', 'b', '--region', REGION, '--endpoint', server.origin, ...FAST],
-      {
-        cwd: dir,
-        env: { ...ENV, AWS_SECRET_ACCESS_KEY: 'wrong-secret' },
-      },
-    );
+    const run = putEvents('events.jsonl', server.origin, FAST, {
+      ...ENV,
+      AWS_SECRET_ACCESS_KEY: 'wrong-secret',
+    });
 
     const code = await runPutEvents(run.ctx);
 
@@ -286,21 +264,7 @@ describe('ebdedup put-events', () => {
   it('names the endpoint in one line when nothing listens there', async () => {
     const port = await closedPort();
     await writeEvents('events.jsonl', 1);
-    const run = captureContext(
-      [
-        'events.jsonl',
-        '--bus',
-        'b',
-        '--region',
-        REGION,
-        '--endpoint',
-        `http://127.0.0.1:${port}`,
-        '--max-attempts',
-        '2',
-        ...FAST,
-      ],
-      { cwd: dir, env: ENV },
-    );
+    const run = putEvents('events.jsonl', `http://127.0.0.1:${port}`, ['--max-attempts', '2', ...FAST]);
 
     const code = await runPutEvents(run.ctx);
 
@@ -362,23 +326,7 @@ describe('ebdedup put-events', () => {
         { source: 'my.app', 'detail-type': 't', detail: {} },
       ]),
     );
-    const run = captureContext(
-      [
-        'mixed.json',
-        '--bus',
-        'b',
-        '--region',
-        REGION,
-        '--endpoint',
-        server.origin,
-        '--source',
-        'acme.genesys',
-      ],
-      {
-        cwd: dir,
-        env: ENV,
-      },
-    );
+    const run = putEvents('mixed.json', server.origin, ['--source', 'acme.genesys']);
 
     const code = await runPutEvents(run.ctx);
 

@@ -1,17 +1,13 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import {
-  createRedisClient,
-  liveBucketHashes,
-  RedisStore,
-  ReplicationWaitError,
-} from '../../src/store/redis/index.js';
+import { liveBucketHashes, type RedisStore, ReplicationWaitError } from '../../src/store/redis/index.js';
 import { StoreError } from '../../src/store/types.js';
 import { findMark, via } from '../helpers/marks.js';
 import { sleep, waitFor } from '../helpers/ports.js';
 import { RedisCluster } from '../helpers/redis-cluster.js';
 import type { RedisProcess } from '../helpers/redis-process.js';
+import { openRedisStore } from '../helpers/stores.js';
 
 /**
  * The RedisStore on a real Redis Cluster (3 masters, 3 replicas, made by `redis-cli --cluster create`):
@@ -34,20 +30,10 @@ function digest(): string {
   return createHash('sha256').update(randomUUID()).digest('base64url');
 }
 
-async function clusterStore(
+function clusterStore(
   options: { waitReplicas?: number; waitTimeoutMs?: number; waitPoolSize?: number } = {},
 ): Promise<RedisStore> {
-  const client = createRedisClient({ clusterNodes: cluster.seeds, commandTimeoutMs: 500 });
-  // The receiver logs these (src/store/index.ts); here they are expected, and ioredis would print them.
-  client.on('error', () => {});
-  const store = new RedisStore({
-    client,
-    prefix: 'ebdedup:',
-    ...options,
-  });
-  onTestFinished(() => store.close());
-  expect(await store.connect()).toBe(true);
-  return store;
+  return openRedisStore({ clusterNodes: cluster.seeds }, options);
 }
 
 /** Slot → port of the master serving it, as one running master reports the cluster. */

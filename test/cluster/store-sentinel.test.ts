@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { createRedisClient, RedisStore } from '../../src/store/redis/index.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RedisStore } from '../../src/store/redis/index.js';
 import { StoreError } from '../../src/store/types.js';
 import { findMark } from '../helpers/marks.js';
 import { sleep, waitFor } from '../helpers/ports.js';
 import { RedisSentinel } from '../helpers/redis-sentinel.js';
+import { openRedisStore } from '../helpers/stores.js';
 
 /**
  * The RedisStore through Redis Sentinel (1 master, 2 replicas, 3 sentinels, quorum 2): it follows the master
@@ -21,24 +22,8 @@ afterAll(async () => {
   await sentinel?.close();
 });
 
-async function sentinelStore(
-  options: { waitReplicas?: number; waitTimeoutMs?: number } = {},
-): Promise<RedisStore> {
-  const client = createRedisClient({
-    sentinels: sentinel.seeds,
-    sentinelName: RedisSentinel.masterName,
-    commandTimeoutMs: 500,
-  });
-  // The receiver logs these (src/store/index.ts); here they are expected, and ioredis would print them.
-  client.on('error', () => {});
-  const store = new RedisStore({
-    client,
-    prefix: 'ebdedup:',
-    ...options,
-  });
-  onTestFinished(() => store.close());
-  expect(await store.connect()).toBe(true);
-  return store;
+function sentinelStore(options: { waitReplicas?: number; waitTimeoutMs?: number } = {}): Promise<RedisStore> {
+  return openRedisStore({ sentinels: sentinel.seeds, sentinelName: RedisSentinel.masterName }, options);
 }
 
 async function processKey(store: RedisStore, key: string, firstSeenAt: number): Promise<boolean> {

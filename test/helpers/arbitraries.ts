@@ -1,4 +1,5 @@
 import fc from 'fast-check';
+import { seededRandom } from './seeded-random.js';
 
 /**
  * fast-check arbitraries for hostile and for equal-but-reshuffled events. Values go through JSON text and
@@ -105,24 +106,12 @@ export const envelopeLike = fc
   })
   .map((event) => roundTrip(event) as Record<string, unknown>);
 
-/** A small seeded generator (mulberry32), so a reshuffle is reproducible from fast-check's seed. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
-
 /**
  * The same JSON value with every object's keys in another order. Object.fromEntries keeps `__proto__` an own
  * property, as JSON.parse makes it. (Integer-like keys always come first in JS; the rest really move.)
  */
 export function reshuffled<T>(value: T, seed: number): T {
-  const next = random(seed);
+  const next = seededRandom(seed);
   const walk = (node: unknown): unknown => {
     if (Array.isArray(node)) return node.map(walk);
     if (node === null || typeof node !== 'object') return node;

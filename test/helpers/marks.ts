@@ -1,5 +1,6 @@
 import type { Redis } from 'ioredis';
-import { type DedupLocation, liveBucketHashes } from '../../src/store/redis/index.js';
+import { bucketWidthMs, type DedupLocation, liveBucketHashes } from '../../src/store/redis/index.js';
+import { sleep } from './ports.js';
 
 /** Sends one command to one node: an ioredis client (`call`) or a helper's RedisProcess (`command`). */
 export type Run = (command: string, ...args: string[]) => Promise<unknown>;
@@ -13,6 +14,13 @@ export const via =
 export async function redisNow(run: Run): Promise<number> {
   const [seconds, micros] = (await run('TIME')) as [string, string];
   return Number(seconds) * 1000 + Math.floor(Number(micros) / 1000);
+}
+
+/** Sleeps until Redis's clock on that node is just past the start of the next bucket of this TTL. */
+export async function untilNextBucket(run: Run, ttlSeconds: number): Promise<void> {
+  const width = bucketWidthMs(ttlSeconds);
+  const now = await redisNow(run);
+  await sleep(width - (now % width) + 20);
 }
 
 /**

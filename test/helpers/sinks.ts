@@ -1,4 +1,6 @@
+import { RedisStreamSink } from '../../src/sinks/redis-stream.js';
 import type { Sink, SinkContext } from '../../src/sinks/types.js';
+import type { RedisStore } from '../../src/store/redis/index.js';
 import { sleep } from './ports.js';
 
 export interface RecordingSinkOptions {
@@ -32,4 +34,9 @@ export class RecordingSink implements Sink {
   keys(): string[] {
     return this.handled.map((entry) => entry.context.key);
   }
+}
+
+/** A redis-stream sink under the tests' DEDUP_PREFIX (`ebdedup:`), trimming each partition near 1000 entries. */
+export function streamSink(store: RedisStore, stream: string, partitions = 1): RedisStreamSink {
+  return new RedisStreamSink({ store, prefix: 'ebdedup:', stream, maxLength: 1000, partitions });
 }

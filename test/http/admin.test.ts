@@ -1,11 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RedisStreamSink } from '../../src/sinks/redis-stream.js';
 import { JSON_HEADERS, LogCapture, redisStore, testApp } from '../helpers/app.js';
 import { findMark, via } from '../helpers/marks.js';
 import { freePort, sleep } from '../helpers/ports.js';
 import { RedisServer } from '../helpers/redis-server.js';
 import { uniqueEvent } from '../helpers/samples.js';
-import { RecordingSink } from '../helpers/sinks.js';
+import { RecordingSink, streamSink } from '../helpers/sinks.js';
 
 const ADMIN_TOKEN = 'admin-token-0123456789abcdef';
 const ADMIN = { authorization: `Bearer ${ADMIN_TOKEN}` };
@@ -217,13 +216,7 @@ describe('admin routes', () => {
   it('finds the keys of SINK=redis-stream in their stream partition', async () => {
     // Arrange
     const store = redisStore(redis.url);
-    const sink = new RedisStreamSink({
-      store,
-      prefix: 'ebdedup:',
-      stream: 'it:admin-stream',
-      maxLength: 1000,
-      partitions: 4,
-    });
+    const sink = streamSink(store, 'it:admin-stream', 4);
     const { app } = await testApp({ store, sink, env: { ADMIN_TOKEN } });
     const event = uniqueEvent();
     const { key } = (await app.inject(deliver(event))).json() as { key: string };

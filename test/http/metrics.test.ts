@@ -1,13 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ReceiverMetrics } from '../../src/http/metrics.js';
-import { RedisStreamSink } from '../../src/sinks/redis-stream.js';
 import { MemoryStore } from '../../src/store/memory.js';
 import { JSON_HEADERS, LogCapture, redisStore, testApp } from '../helpers/app.js';
 import { sampleValue } from '../helpers/metrics.js';
 import { freePort, sleep } from '../helpers/ports.js';
 import { RedisServer } from '../helpers/redis-server.js';
 import { AUDIT, CONVERSATION_END, loadSample, uniqueEvent } from '../helpers/samples.js';
-import { RecordingSink } from '../helpers/sinks.js';
+import { RecordingSink, streamSink } from '../helpers/sinks.js';
 
 let redis: RedisServer;
 
@@ -166,13 +165,7 @@ describe('GET /metrics', () => {
     // Arrange
     await redis.client().del('it:metrics-stream');
     const store = redisStore(redis.url);
-    const sink = new RedisStreamSink({
-      store,
-      prefix: 'ebdedup:',
-      stream: 'it:metrics-stream',
-      maxLength: 1000,
-      partitions: 1,
-    });
+    const sink = streamSink(store, 'it:metrics-stream');
     const { app } = await testApp({ store, sink });
     const event = uniqueEvent();
 

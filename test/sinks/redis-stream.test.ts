@@ -1,32 +1,20 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/core/logger.js';
 import { RedisStreamSink } from '../../src/sinks/redis-stream.js';
 import type { SinkContext } from '../../src/sinks/types.js';
-import { bucketWidthMs, type RedisStore } from '../../src/store/redis/index.js';
+import type { RedisStore } from '../../src/store/redis/index.js';
 import { JSON_HEADERS, redisStore, testApp } from '../helpers/app.js';
 import { keySlot } from '../helpers/crc16.js';
-import { findMark, redisNow, via } from '../helpers/marks.js';
-import { sleep } from '../helpers/ports.js';
+import { findMark, untilNextBucket, via } from '../helpers/marks.js';
 import { RedisServer } from '../helpers/redis-server.js';
 import { type Json, republished, uniqueEvent } from '../helpers/samples.js';
+import { redisServerPerFile } from '../helpers/stores.js';
 
-let redis: RedisServer;
-/** The server's inspecting client. */
-let client: Redis;
-
-beforeAll(async () => {
-  redis = await RedisServer.start();
-  client = redis.client();
-});
-
-afterAll(async () => {
-  await redis.close();
-});
+const { redis, client } = redisServerPerFile();
 
 async function streamApp(env: Record<string, string> = {}) {
-  const store = redisStore(redis.url) as RedisStore;
+  const store = redisStore(redis().url) as RedisStore;
   await store.connect();
   const sink = new RedisStreamSink({
     store,
@@ -38,7 +26,7 @@ async function streamApp(env: Record<string, string> = {}) {
   const { app } = await testApp({
     store,
     sink,
-    env: { REDIS_URL: redis.url, STORE: 'redis', SINK: 'redis-stream', ...env },
+    env: { REDIS_URL: redis().url, STORE: 'redis', SINK: 'redis-stream', ...env },
   });
   return { app, sink };
 }
@@ -49,13 +37,6 @@ const post = (event: Json) => ({
   headers: JSON_HEADERS,
   payload: JSON.stringify(event),
 });
-
-/** Sleeps until Redis's clock is just past the start of the next bucket of this TTL. */
-async function untilNextBucket(ttlSeconds: number): Promise<void> {
-  const width = bucketWidthMs(ttlSeconds);
-  const now = await redisNow(via(client));
-  await sleep(width - (now % width) + 20);
-}
 
 function sinkContext(key: string, rawBody = '{}'): SinkContext {
   return {
@@ -81,14 +62,14 @@ function fields(entry: StreamEntry): Record<string, string> {
 describe('redis-stream sink', () => {
   it('appends each key exactly once under 64 concurrent deliveries with duplicates', async () => {
     // Arrange: 16 events, each delivered 4 times (2 retries, 1 re-publication), all at once.
-    await client.flushall();
+    await client().flushall();
     const { app } = await streamApp();
     const events = Array.from({ length: 16 }, () => uniqueEvent());
     const deliveries = events.flatMap((event) => [event, event, republished(event), event]);
 
     // Act
     const responses = await Promise.all(deliveries.map((event) => app.inject(post(event))));
-    const entries = (await client.xrange('ebdedup:events', '-', '+')) as StreamEntry[];
+    const entries = (await client().xrange('ebdedup:events', '-', '+')) as StreamEntry[];
 
     // Assert
     const statuses = responses.map((response) => response.json().status);
@@ -105,12 +86,12 @@ describe('redis-stream sink', () => {
   });
 
   it('writes the key, id, source, detail-type, receive time and the event as received', async () => {
-    await client.flushall();
+    await client().flushall();
     const { app } = await streamApp();
     const event: Json = { ...uniqueEvent(), 'x-unknown': { kept: true } };
 
     const response = await app.inject(post(event));
-    const [entry] = (await client.xrange('ebdedup:events', '-', '+')) as StreamEntry[];
+    const [entry] = (await client().xrange('ebdedup:events', '-', '+')) as StreamEntry[];
 
     const record = fields(entry as StreamEntry);
     expect(record).toMatchObject({
@@ -125,7 +106,7 @@ describe('redis-stream sink', () => {
 
   it('appends the body byte for byte as sent: integers past 2^53, 1.0, key order and white space survive', async () => {
     // Arrange: text no JSON.stringify would write back, as a sender may lay it out.
-    await client.flushall();
+    await client().flushall();
     const { app } = await streamApp();
     const event = uniqueEvent();
     const text = JSON.stringify(event, null, 2).replace(
@@ -135,7 +116,7 @@ describe('redis-stream sink', () => {
 
     // Act
     const response = await app.inject({ ...post(event), payload: text });
-    const [entry] = (await client.xrange('ebdedup:events', '-', '+')) as StreamEntry[];
+    const [entry] = (await client().xrange('ebdedup:events', '-', '+')) as StreamEntry[];
 
     // Assert
     expect(response.json().status).toBe('processed');
@@ -144,14 +125,14 @@ describe('redis-stream sink', () => {
 
   it('leaves no claim: the mark is a field of a bucket hash under the stream’s tag, kept for the TTL', async () => {
     // Arrange
-    await client.flushall();
+    await client().flushall();
     const { app, sink } = await streamApp();
 
     // Act
     const response = await app.inject(post(uniqueEvent()));
     const key: string = response.json().key;
-    const names = (await client.keys('ebdedup:{*')).sort();
-    const mark = await findMark(via(client), sink.locate(key).location);
+    const names = (await client().keys('ebdedup:{*')).sort();
+    const mark = await findMark(via(client()), sink.locate(key).location);
 
     // Assert: one bucket hash (its shard from the key's first two characters) and the TTL index; no claim.
     expect(names).toEqual([mark?.hash, 'ebdedup:{ebdedup:events}:ttls']);
@@ -160,23 +141,23 @@ describe('redis-stream sink', () => {
     expect(bucket).toMatch(/^\d+$/);
     expect(shard).toBe(key.slice(0, 2));
     expect(mark?.value).toMatch(/^\d{13}$/);
-    expect(await client.pttl(mark?.hash as string)).toBeGreaterThan(86_399_000);
+    expect(await client().pttl(mark?.hash as string)).toBeGreaterThan(86_399_000);
     expect(keySlot(mark?.hash as string)).toBe(keySlot('ebdedup:events'));
   });
 
   it('finds a key appended in an earlier bucket and does not append it again (ttl 24 s: W = 1 s)', async () => {
     // Arrange
-    await client.flushall();
+    await client().flushall();
     const { sink } = await streamApp();
     const event = uniqueEvent();
     const context = sinkContext(createHash('sha256').update(randomUUID()).digest('base64url'));
-    await untilNextBucket(24);
+    await untilNextBucket(via(client()), 24);
     const first = await sink.processOnce(event, context, 24);
 
     // Act
-    await untilNextBucket(24);
+    await untilNextBucket(via(client()), 24);
     const again = await sink.processOnce(event, context, 24);
-    const length = await client.xlen('ebdedup:events');
+    const length = await client().xlen('ebdedup:events');
 
     // Assert
     expect(first).toEqual({ outcome: 'processed' });
@@ -185,18 +166,18 @@ describe('redis-stream sink', () => {
   });
 
   it('spreads partitioned streams, each dedup key in its stream’s hash slot', async () => {
-    await client.flushall();
+    await client().flushall();
     const { app, sink } = await streamApp({ SINK_STREAM_PARTITIONS: '4' });
     const events = Array.from({ length: 40 }, () => uniqueEvent());
 
     const responses = await Promise.all(events.map((event) => app.inject(post(event))));
-    const lengths = await Promise.all([0, 1, 2, 3].map((p) => client.xlen(`ebdedup:events{p${p}}`)));
+    const lengths = await Promise.all([0, 1, 2, 3].map((p) => client().xlen(`ebdedup:events{p${p}}`)));
 
     expect(lengths.reduce((sum, length) => sum + length, 0)).toBe(40);
     expect(lengths.every((length) => length > 0)).toBe(true);
     for (const response of responses) {
       const { stream, dedupKey, location } = sink.locate(response.json().key);
-      const mark = await findMark(via(client), location);
+      const mark = await findMark(via(client()), location);
       expect(keySlot(dedupKey)).toBe(keySlot(stream));
       expect(keySlot(mark?.hash as string)).toBe(keySlot(stream));
       expect(keySlot(location.ttls)).toBe(keySlot(stream));
@@ -206,14 +187,14 @@ describe('redis-stream sink', () => {
   it('appends the events of one turn with one script call, each event once, each caller its own outcome', async () => {
     // Arrange: 20 new keys, 5 of them sent twice in the same turn, and one already appended.
     const { sink } = await streamApp({ SINK_STREAM: 'it:batched' });
-    await client.del('it:batched');
+    await client().del('it:batched');
     const keys = Array.from({ length: 20 }, () =>
       createHash('sha256').update(randomUUID()).digest('base64url'),
     );
     const earlier = keys[0] as string;
     await sink.processOnce({ source: 'test' }, sinkContext(earlier), 86_400);
     const scriptCalls = async () => {
-      const stats = await client.info('commandstats');
+      const stats = await client().info('commandstats');
       return Number(/cmdstat_evalsha:calls=(\d+)/.exec(stats)?.[1] ?? 0);
     };
     const before = await scriptCalls();
@@ -233,7 +214,7 @@ describe('redis-stream sink', () => {
     expect(outcomes.slice(20).map((outcome) => outcome.outcome)).toEqual(
       keys.slice(1, 6).map(() => 'duplicate'),
     );
-    expect(await client.xlen('it:batched')).toBe(20);
+    expect(await client().xlen('it:batched')).toBe(20);
   });
 
   it('answers 503 and appends nothing while Redis is down, then appends once when it is back', async () => {

@@ -2,6 +2,7 @@ import { createHash, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished, vi } from 'vitest';
 import { createRedisClient, RedisStore } from '../../src/store/redis/index.js';
 import { RedisServer } from '../helpers/redis-server.js';
+import { processed } from '../helpers/stores.js';
 
 /**
  * Every bucket hash a script touches is passed in KEYS, named by the client from its own clock and the TTLs
@@ -31,12 +32,6 @@ async function openStore(ttlSeconds: number[] = [86_400]): Promise<RedisStore> {
   onTestFinished(() => store.close());
   await store.connect();
   return store;
-}
-
-async function processed(store: RedisStore, key: string, firstSeenAt: number, ttlSeconds: number) {
-  const claim = await store.claimKey(key, 5000);
-  if (claim.outcome !== 'claimed') throw new Error(`expected a claim, got ${claim.outcome}`);
-  expect(await store.completeClaim(key, claim.token, firstSeenAt, ttlSeconds)).toBe(true);
 }
 
 describe('redis store: the bucket hashes a script is passed', () => {

@@ -1,7 +1,8 @@
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
-import { createRedisClient, RedisStore, ReplicationWaitError } from '../../src/store/redis/index.js';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type RedisStore, ReplicationWaitError } from '../../src/store/redis/index.js';
 import { sleep, waitFor } from '../helpers/ports.js';
 import { RedisServer } from '../helpers/redis-server.js';
+import { openRedisStore } from '../helpers/stores.js';
 
 /**
  * ioredis can give a connection up for good (status `end`), as its Sentinel failover detector does when the new
@@ -19,13 +20,8 @@ afterAll(async () => {
   await redis.close();
 });
 
-async function openStore(options: { waitReplicas?: number } = {}): Promise<RedisStore> {
-  const client = createRedisClient({ url: redis.url, commandTimeoutMs: 500 });
-  client.on('error', () => {});
-  const store = new RedisStore({ client, prefix: 'ebdedup:', waitTimeoutMs: 50, ...options });
-  onTestFinished(() => store.close());
-  expect(await store.connect()).toBe(true);
-  return store;
+function openStore(options: { waitReplicas?: number } = {}): Promise<RedisStore> {
+  return openRedisStore({ url: redis.url }, { waitTimeoutMs: 50, ...options });
 }
 
 describe('RedisStore connections that ioredis ended', () => {

@@ -1,6 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import {
   bucketWidthMs,
   dedupLocation,
@@ -11,9 +10,9 @@ import {
 } from '../../src/store/redis/index.js';
 import { redisStore } from '../helpers/app.js';
 import { keySlot } from '../helpers/crc16.js';
-import { findMark, redisNow, via } from '../helpers/marks.js';
+import { findMark, redisNow, untilNextBucket, via } from '../helpers/marks.js';
 import { sleep } from '../helpers/ports.js';
-import { RedisServer } from '../helpers/redis-server.js';
+import { processed, redisServerPerFile } from '../helpers/stores.js';
 
 /**
  * The Redis store's layout (src/store/redis/layout.ts): processed marks are fields of hashes bucketed by Redis's
@@ -22,39 +21,15 @@ import { RedisServer } from '../helpers/redis-server.js';
  * Redis's).
  */
 
-let redis: RedisServer;
-/** The server's inspecting client. */
-let client: Redis;
-
-beforeAll(async () => {
-  redis = await RedisServer.start();
-  client = redis.client();
-});
-
-afterAll(async () => {
-  await redis.close();
-});
+const { redis, client } = redisServerPerFile();
 
 const digest = () => createHash('sha256').update(randomUUID()).digest('base64url');
 
 async function freshStore(): Promise<RedisStore> {
-  const store = redisStore(redis.url) as RedisStore;
+  const store = redisStore(redis().url) as RedisStore;
   await store.connect();
   onTestFinished(() => store.close());
   return store;
-}
-
-async function processed(store: RedisStore, key: string, firstSeenAt: number, ttlSeconds: number) {
-  const claim = await store.claimKey(key, 5000);
-  if (claim.outcome !== 'claimed') throw new Error(`expected a claim, got ${claim.outcome}`);
-  expect(await store.completeClaim(key, claim.token, firstSeenAt, ttlSeconds)).toBe(true);
-}
-
-/** Sleeps until Redis's clock is just past the start of the next bucket of this TTL. */
-async function untilNextBucket(ttlSeconds: number): Promise<void> {
-  const width = bucketWidthMs(ttlSeconds);
-  const now = await redisNow(via(client));
-  await sleep(width - (now % width) + 20);
 }
 
 describe('redis store: time-bucketed marks', () => {
@@ -62,25 +37,25 @@ describe('redis store: time-bucketed marks', () => {
     // Arrange
     const store = await freshStore();
     const key = digest();
-    await untilNextBucket(24);
+    await untilNextBucket(via(client()), 24);
     await processed(store, key, 1_700_000_000_000, 24);
-    const written = await findMark(via(client), store.location(key), 24);
+    const written = await findMark(via(client()), store.location(key), 24);
 
     // Act: past the bucket boundary, so the mark is in an older bucket than the one being written.
-    await untilNextBucket(24);
-    const current = liveBucketHashes(store.location(key), 24, await redisNow(via(client)))[0];
+    await untilNextBucket(via(client()), 24);
+    const current = liveBucketHashes(store.location(key), 24, await redisNow(via(client())))[0];
     const again = await store.claimKey(key, 5000);
 
     // Assert
     expect(written?.hash).not.toBe(current);
-    expect(await client.hexists(current as string, store.location(key).field)).toBe(0);
+    expect(await client().hexists(current as string, store.location(key).field)).toBe(0);
     expect(again).toEqual({ outcome: 'duplicate', firstSeenAt: 1_700_000_000_000 });
   });
 
   it('keeps a mark at least ttl and at most ttl + W (1/24 more), wherever in its bucket it is written', async () => {
     // Arrange: ttl 2.4 s, W = 100 ms; writes at 15 points of the bucket.
     const store = await freshStore();
-    const run = via(client);
+    const run = via(client());
     const lifetimes: { least: number; most: number }[] = [];
 
     // Act
@@ -90,7 +65,7 @@ describe('redis store: time-bucketed marks', () => {
       await processed(store, key, Date.now(), 2.4);
       const after = await redisNow(run);
       const mark = await findMark(run, store.location(key), 2.4);
-      const expiresAt = Number(await client.call('PEXPIRETIME', mark?.hash as string));
+      const expiresAt = Number(await client().call('PEXPIRETIME', mark?.hash as string));
       // The write happened between `before` and `after`, so its lifetime lies within these bounds.
       lifetimes.push({ least: expiresAt - after, most: expiresAt - before });
       await sleep(7);
@@ -148,7 +123,7 @@ describe('redis store: time-bucketed marks', () => {
     const inspected = await other.inspectKey(ruled);
     expect(inspected).toMatchObject({ state: 'processed', firstSeenAt: 1_700_000_000_001 });
     if (inspected.state === 'processed') expect(inspected.ttlRemainingMs).toBeGreaterThan(172_790_000);
-    expect(await findMark(via(client), store.location(ruled), 172_800)).toMatchObject({
+    expect(await findMark(via(client()), store.location(ruled), 172_800)).toMatchObject({
       hash: expect.stringMatching(/:172800:\d+$/),
     });
   });
@@ -175,7 +150,7 @@ describe('redis store: time-bucketed marks', () => {
 
   it('spreads one bucket over 4,096 hashes, and keeps them listpacks', async () => {
     // Arrange
-    await client.flushall();
+    await client().flushall();
     const store = await freshStore();
     const keys = Array.from({ length: 3000 }, digest);
 
@@ -188,13 +163,13 @@ describe('redis store: time-bucketed marks', () => {
           .map((key, index) => processed(store, key, 1_700_000_000_000 + start + index, 86_400)),
       );
     }
-    const hashes = await client.keys('ebdedup:{*}:86400:*');
+    const hashes = await client().keys('ebdedup:{*}:86400:*');
 
     // Assert: 3,000 keys over 64² tags (about 2,100 distinct expected), one bucket, no claims left.
     expect(hashes.length).toBeGreaterThan(1900);
     expect(new Set(hashes.map((hash) => hash.split(':').at(-1))).size).toBeLessThanOrEqual(2);
-    expect(await client.keys('ebdedup:{??}[^:]*')).toEqual([]);
-    expect(await client.object('ENCODING', hashes[0] as string)).toBe('listpack');
+    expect(await client().keys('ebdedup:{??}[^:]*')).toEqual([]);
+    expect(await client().object('ENCODING', hashes[0] as string)).toBe('listpack');
   });
 });
 

@@ -5,7 +5,7 @@ import { redisStore } from '../helpers/app.js';
 import { findMark, via } from '../helpers/marks.js';
 import { sleep } from '../helpers/ports.js';
 import { RedisServer } from '../helpers/redis-server.js';
-import { everyStore, freshStore } from '../helpers/stores.js';
+import { claimToken, everyStore, freshStore } from '../helpers/stores.js';
 
 const { stores, redis: server } = everyStore();
 
@@ -28,10 +28,9 @@ describe.each(stores)('%s store', (_name, makeStore) => {
 
   it('reports a completed key as a duplicate with its first-seen time', async () => {
     const { store, key } = await fresh();
-    const claim = await store.claimKey(key, 5000);
-    if (claim.outcome !== 'claimed') throw new Error('expected a claim');
+    const token = await claimToken(store, key, 5000);
 
-    const completed = await store.completeClaim(key, claim.token, 1_700_000_000_123, 86_400);
+    const completed = await store.completeClaim(key, token, 1_700_000_000_123, 86_400);
     const again = await store.claimKey(key, 5000);
 
     expect(completed).toBe(true);
@@ -40,10 +39,9 @@ describe.each(stores)('%s store', (_name, makeStore) => {
 
   it('lets a retry claim a released key', async () => {
     const { store, key } = await fresh();
-    const claim = await store.claimKey(key, 5000);
-    if (claim.outcome !== 'claimed') throw new Error('expected a claim');
+    const token = await claimToken(store, key, 5000);
 
-    const released = await store.releaseClaim(key, claim.token);
+    const released = await store.releaseClaim(key, token);
     const retry = await store.claimKey(key, 5000);
 
     expect(released).toBe(true);
@@ -52,8 +50,7 @@ describe.each(stores)('%s store', (_name, makeStore) => {
 
   it('refuses release, renewal and completion with another owner token', async () => {
     const { store, key } = await fresh();
-    const claim = await store.claimKey(key, 5000);
-    if (claim.outcome !== 'claimed') throw new Error('expected a claim');
+    await claimToken(store, key, 5000);
 
     expect(await store.releaseClaim(key, 'someone-else')).toBe(false);
     expect(await store.renewClaim(key, 'someone-else', 5000)).toBe(false);
@@ -79,11 +76,10 @@ describe.each(stores)('%s store', (_name, makeStore) => {
 
   it('keeps a renewed claim past its first lease', async () => {
     const { store, key } = await fresh();
-    const claim = await store.claimKey(key, 300);
-    if (claim.outcome !== 'claimed') throw new Error('expected a claim');
+    const token = await claimToken(store, key, 300);
 
     await sleep(150);
-    const renewed = await store.renewClaim(key, claim.token, 300);
+    const renewed = await store.renewClaim(key, token, 300);
     await sleep(200);
 
     expect(renewed).toBe(true);
@@ -92,11 +88,10 @@ describe.each(stores)('%s store', (_name, makeStore) => {
 
   it('records a success whose lease ran out while nobody else claimed the key', async () => {
     const { store, key } = await fresh();
-    const claim = await store.claimKey(key, 100);
-    if (claim.outcome !== 'claimed') throw new Error('expected a claim');
+    const token = await claimToken(store, key, 100);
 
     await sleep(200);
-    const completed = await store.completeClaim(key, claim.token, 42, 86_400);
+    const completed = await store.completeClaim(key, token, 42, 86_400);
 
     expect(completed).toBe(true);
     expect(await store.claimKey(key, 100)).toEqual({ outcome: 'duplicate', firstSeenAt: 42 });
@@ -104,11 +99,10 @@ describe.each(stores)('%s store', (_name, makeStore) => {
 
   it('forgets a processed key after its TTL', async () => {
     const { store, key } = await fresh();
-    const claim = await store.claimKey(key, 5000);
-    if (claim.outcome !== 'claimed') throw new Error('expected a claim');
+    const token = await claimToken(store, key, 5000);
 
     // A fraction of a second stands in for DEDUP_TTL_SECONDS: the store takes whatever it is given.
-    await store.completeClaim(key, claim.token, Date.now(), 0.2);
+    await store.completeClaim(key, token, Date.now(), 0.2);
     await sleep(300);
 
     expect((await store.claimKey(key, 5000)).outcome).toBe('claimed');
@@ -230,11 +224,10 @@ describe('redis store layout', () => {
     await store.connect();
     onTestFinished(() => store.close());
     const key = randomUUID();
-    const claim = await store.claimKey(key, 5000);
-    if (claim.outcome !== 'claimed') throw new Error('expected a claim');
+    const token = await claimToken(store, key, 5000);
 
-    const first = await store.completeClaim(key, claim.token, 1_700_000_000_001, 86_400);
-    const retried = await store.completeClaim(key, claim.token, 1_700_000_000_001, 86_400);
+    const first = await store.completeClaim(key, token, 1_700_000_000_001, 86_400);
+    const retried = await store.completeClaim(key, token, 1_700_000_000_001, 86_400);
 
     expect([first, retried]).toEqual([true, true]);
   });

@@ -1,0 +1,14 @@
+/**
+ * A small seeded PRNG (mulberry32), so a run repeats with the same seed: the chaos simulator's jitter and
+ * fast-check's reshuffles both draw from it.
+ */
+export function seededRandom(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
