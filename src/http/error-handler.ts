@@ -1,6 +1,5 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import {
-  InvalidEventError,
   NotFoundError,
   PayloadTooLargeError,
   ReceiverError,
@@ -24,15 +23,9 @@ export function toReceiverError(
       return new PayloadTooLargeError(bodyLimit);
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
       return UnsupportedMediaTypeError.forContentType(request.headers['content-type']);
-    case 'FST_ERR_CTP_EMPTY_JSON_BODY':
-      return new InvalidEventError([{ path: '', message: 'the body is empty' }]);
-    case 'FST_ERR_CTP_INVALID_JSON_BODY':
-      return new InvalidEventError([{ path: '', message: `the body is not valid JSON: ${error.message}` }]);
   }
-  // secure-json-parse rejects `__proto__` and `constructor.prototype` keys with a plain SyntaxError.
-  if (error instanceof SyntaxError && error.statusCode === 400) {
-    return new InvalidEventError([{ path: '', message: `the body is not valid JSON: ${error.message}` }]);
-  }
+  // A body that is not valid JSON is refused by the receiver's own parser (json-body.ts) with an
+  // InvalidEventError already.
   return undefined;
 }
 

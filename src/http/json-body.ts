@@ -56,6 +56,10 @@ export function registerJsonBodyParser(app: FastifyInstance): void {
   app.decorateRequest('rawBody', undefined);
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, bytes, done) => {
     const buffer = bytes as Buffer;
+    if (buffer.length === 0) {
+      done(invalid('', 'the body is empty'), undefined);
+      return;
+    }
     if (!isUtf8(buffer)) {
       done(invalid('', 'the body is not valid UTF-8'), undefined);
       return;
@@ -67,7 +71,7 @@ export function registerJsonBodyParser(app: FastifyInstance): void {
     }
     parseJson(request, text, (error, body) => {
       if (error) {
-        done(text.length === 0 ? error : refusal(text), undefined);
+        done(refusal(text), undefined);
         return;
       }
       request.rawBody = text;
