@@ -182,7 +182,7 @@ export const SCENARIOS: readonly ScenarioSpec[] = [
       CHAOS_SINK_BLOCK_MS: '60-140',
       CHAOS_SINK_BLOCK_DUTY_MS: '2500-6000',
     },
-    receiverEnv: { SHED_MAX_EVENT_LOOP_DELAY_MS: '100' },
+    receiverEnv: { SHED_MAX_EVENT_LOOP_DELAY_MS: '50' },
     doubles: 'none',
     requires: 'shedding',
     sizes: SIZES,
