@@ -29,6 +29,11 @@ export interface ReceivedEvent {
   body: unknown;
   /** The body exactly as it was sent (valid UTF-8 text): what every sink delivers, never a re-serialised copy. */
   rawBody: string;
+  /**
+   * The body as the dedup key reads it, where it differs from `body` (integers beyond a double kept apart by
+   * their digits: src/events/json-text.ts). Validated like `body`, then keyed instead of it.
+   */
+  keyBody?: unknown;
 }
 
 /** What the pipeline learnt about a request, filled in as it goes, for the caller's log line. */
@@ -104,7 +109,8 @@ export class DedupPipeline {
       trace.eventId = event.envelope.id;
       trace.detailType = event.envelope['detail-type'];
     }
-    const dedupKey = this.keyStrategy(event, headers);
+    const keyed = received.keyBody === undefined ? event : validateEvent(received.keyBody, this.eventSchema);
+    const dedupKey = this.keyStrategy(keyed, headers);
     trace.key = dedupKey.key;
     if (this.sink.processOnce)
       return this.processAtomically(event, rawBody, dedupKey.key, dedupKey.ttlSeconds, trace);

@@ -66,3 +66,39 @@ export function findForbiddenKey(body: unknown): string | undefined {
         Object.hasOwn(value, 'prototype')),
   );
 }
+
+/**
+ * How many members the objects in `value` hold, all levels together. Compared with the member names its text
+ * wrote (json-text.ts): fewer means JSON.parse dropped a name written twice. Recursive: the text was checked
+ * for depth first.
+ */
+export function countMembers(value: unknown): number {
+  if (typeof value !== 'object' || value === null) return 0;
+  let count = 0;
+  if (Array.isArray(value)) {
+    for (const item of value) count += countMembers(item);
+    return count;
+  }
+  for (const key in value) count += 1 + countMembers((value as Record<string, unknown>)[key]);
+  return count;
+}
+
+/** In a `u` regular expression a surrogate pair is one code point: only a lone surrogate matches this. */
+const LONE_SURROGATE = /[\uD800-\uDFFF]/u;
+
+const holdsLoneSurrogate = (value: unknown, key: string | number | undefined): boolean =>
+  (typeof value === 'string' && LONE_SURROGATE.test(value)) ||
+  (typeof key === 'string' && LONE_SURROGATE.test(key));
+
+/** What a validation issue says of a string or member name holding a lone surrogate. */
+export const LONE_SURROGATE_MESSAGE =
+  'holds a lone surrogate (an unpaired \\ud800–\\udfff escape), which is not Unicode text (RFC 8785, RFC 7493)';
+
+/**
+ * The path of the first string or member name in `body` holding a lone surrogate, or undefined. JSON.parse
+ * accepts `"\ud800"`, but it is no character: RFC 8785 (the content digest) and I-JSON refuse it, and a
+ * consumer decoding it as UTF-8 would see U+FFFD, so two events could become one.
+ */
+export function findLoneSurrogate(body: unknown): string | undefined {
+  return findPath(body, holdsLoneSurrogate);
+}

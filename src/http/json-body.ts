@@ -1,9 +1,20 @@
 import { isUtf8 } from 'node:buffer';
 import type { FastifyInstance } from 'fastify';
 import { InvalidEventError, UnsupportedMediaTypeError } from '../core/errors.js';
-import { findForbiddenKey } from '../events/json-checks.js';
+import {
+  countMembers,
+  findForbiddenKey,
+  findLoneSurrogate,
+  LONE_SURROGATE_MESSAGE,
+} from '../events/json-checks.js';
+import {
+  findDuplicateMember,
+  type JsonTextFacts,
+  MAX_JSON_DEPTH,
+  scanJsonText,
+  withIntegerDigitsKept,
+} from '../events/json-text.js';
 import type { RequestHeaders } from '../events/keys.js';
-import { jsonDepthExceeds, MAX_JSON_DEPTH } from './json-depth.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -12,6 +23,11 @@ declare module 'fastify' {
      * encodes back to the same bytes. What the sinks deliver; only the dedup key reads the parsed body.
      */
     rawBody: string | undefined;
+    /**
+     * The body as the dedup key reads it, when it differs from `body`: integers no double holds exactly kept
+     * apart by their digits (json-text.ts, withIntegerDigitsKept). Undefined for nearly every event.
+     */
+    keyBody: unknown;
   }
 }
 
@@ -41,19 +57,42 @@ function refusal(text: string): InvalidEventError {
 }
 
 /**
+ * A refusal of what JSON.parse accepted from `text` as `body` but RFC 8785 and I-JSON (RFC 7493) do not: a
+ * member name written twice in one object (JSON.parse keeps the last, so `{"a":1,"a":2}` would share a key
+ * with `{"a":2}`), and a lone surrogate escape. Undefined for a body without either.
+ */
+function unsoundJson(text: string, body: unknown, facts: JsonTextFacts): InvalidEventError | undefined {
+  // The count only says where to look: the refusal is made by finding the name written twice.
+  const twice = countMembers(body) === facts.members ? undefined : findDuplicateMember(text);
+  if (twice !== undefined) {
+    const name = twice.slice(twice.lastIndexOf('.') + 1);
+    return invalid(twice, `the member name '${name}' is written twice in one object (RFC 8785, RFC 7493)`);
+  }
+  // A lone surrogate can only be written as an escape: raw bytes for one are not UTF-8, refused before.
+  if (text.includes('\\u')) {
+    const at = findLoneSurrogate(body);
+    if (at !== undefined) return invalid(at, LONE_SURROGATE_MESSAGE);
+  }
+  return undefined;
+}
+
+/**
  * The parser of `application/json` bodies, for every route: Fastify's own JSON parser (secure-json-parse,
  * which refuses `__proto__` and `constructor.prototype` keys), read as bytes so that the text the sinks get is
  * known to be what was sent, after the checks JSON.parse does not make. Each refusal is a 400 naming the
  * problem, and where there is one, its path:
  * - bytes that are not UTF-8 (RFC 8259 section 8.1): decoding would replace them with U+FFFD, so two
  *   different bodies could become one text, one key;
- * - nesting deeper than MAX_JSON_DEPTH (see json-depth.ts).
+ * - nesting deeper than MAX_JSON_DEPTH (see json-text.ts);
+ * - a member name written twice in one object, or a lone surrogate (see unsoundJson).
+ * Integers beyond what a double holds are taken, and kept apart in the dedup key (`request.keyBody`).
  * A number beyond double range (`1e400`) is refused where it matters, by the dedup key (keys.ts).
  */
 export function registerJsonBodyParser(app: FastifyInstance): void {
   const parseJson = app.getDefaultJsonParser('error', 'error');
   app.removeContentTypeParser('application/json');
   app.decorateRequest('rawBody', undefined);
+  app.decorateRequest('keyBody', undefined);
   app.addContentTypeParser('application/json', { parseAs: 'buffer' }, (request, bytes, done) => {
     const buffer = bytes as Buffer;
     if (buffer.length === 0) {
@@ -65,7 +104,8 @@ export function registerJsonBodyParser(app: FastifyInstance): void {
       return;
     }
     const text = buffer.toString('utf8');
-    if (jsonDepthExceeds(text, MAX_JSON_DEPTH)) {
+    const facts = scanJsonText(text, MAX_JSON_DEPTH);
+    if (facts.tooDeep) {
       done(invalid('', `the body nests deeper than ${MAX_JSON_DEPTH} levels`), undefined);
       return;
     }
@@ -74,7 +114,14 @@ export function registerJsonBodyParser(app: FastifyInstance): void {
         done(refusal(text), undefined);
         return;
       }
+      const unsound = unsoundJson(text, body, facts);
+      if (unsound) {
+        done(unsound, undefined);
+        return;
+      }
       request.rawBody = text;
+      if (facts.rewrittenIntegers)
+        request.keyBody = JSON.parse(withIntegerDigitsKept(text, facts.rewrittenIntegers));
       done(null, body);
     });
   });

@@ -49,7 +49,7 @@ export function registerEventsRoute(
     handler: async (request) => {
       const trace = request.trace as RequestTrace;
       const outcome = await pipeline.handle(
-        { body: request.body, rawBody: request.rawBody ?? '' },
+        { body: request.body, rawBody: request.rawBody ?? '', keyBody: request.keyBody },
         request.headers,
         trace,
       );
