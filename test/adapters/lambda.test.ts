@@ -76,6 +76,22 @@ describe('Lambda handler', () => {
     expect(sink.handled).toHaveLength(0);
   });
 
+  it('resolves a lone surrogate as invalid, naming its path, as the HTTP route does', async () => {
+    const { handler, sink } = await lambda();
+    // What the Lambda runtime's JSON.parse makes of `"\ud800"`.
+    const event = JSON.parse(
+      JSON.stringify(loadSample(SAMPLE_FILES[0] as string)).replace(
+        '"detail":{',
+        '"detail":{"x":["\\ud800"],',
+      ),
+    );
+
+    const result = await handler(event);
+
+    expect(result).toMatchObject({ status: 'invalid', issues: [{ path: 'detail.x.0' }] });
+    expect(sink.handled).toHaveLength(0);
+  });
+
   it('gives the sink the event as text, since the runtime has parsed its bytes already', async () => {
     await redis.client().flushall();
     const { handler, sink } = await lambda();
