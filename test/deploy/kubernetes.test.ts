@@ -138,7 +138,7 @@ describe('Kubernetes steps of docs/deploying-on-kubernetes.md, run as written', 
       const docs = applied();
       const secret = docs.find((doc) => doc.kind === 'Secret');
       const deployment = docs.find((doc) => doc.kind === 'Deployment');
-      const container = ((deployment?.spec as JsonMap).template as JsonMap).spec as JsonMap;
+      const container = (((deployment as JsonMap).spec as JsonMap).template as JsonMap).spec as JsonMap;
       const envFrom = ((container.containers as JsonMap[])[0] as JsonMap).envFrom as JsonMap[];
 
       expect(docs[0]?.kind).toBe('Namespace');
@@ -195,10 +195,12 @@ describe('Kubernetes steps of docs/deploying-on-kubernetes.md, run as written', 
       const service = docs.find((doc) => doc.kind === 'Service');
       const monitor = docs.find((doc) => doc.kind === 'ServiceMonitor');
       const rule = docs.find((doc) => doc.kind === 'PrometheusRule');
-      const monitorSpec = monitor?.spec as JsonMap;
+      const monitorSpec = (monitor as JsonMap).spec as JsonMap;
       const wanted = (monitorSpec.selector as JsonMap).matchLabels as Record<string, string>;
       const serviceLabels = labelsOf(service);
-      const servicePorts = ((service?.spec as JsonMap).ports as JsonMap[]).map((port) => port.name);
+      const servicePorts = (((service as JsonMap).spec as JsonMap).ports as JsonMap[]).map(
+        (port) => port.name,
+      );
 
       expect(metadata(monitor).namespace).toBe('ebdedup');
       expect(metadata(rule).namespace).toBe('ebdedup');
