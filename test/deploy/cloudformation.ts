@@ -60,19 +60,12 @@ export const PSEUDO = new Set([
 const NO_VALUE = '<AWS::NoValue>';
 
 /**
- * The template as CloudFormation would see it with these parameter values (defaults for the rest): Ref to a
- * parameter, Fn::Sub over parameters, Fn::If / Fn::Equals / Fn::Not / Fn::And / Fn::Or evaluated; Ref to
- * resources and pseudo parameters and Fn::GetAtt left as they are (they exist only once deployed).
+ * The evaluator of a template's intrinsic functions for these parameter values (defaults for the rest): Ref to a
+ * parameter, Fn::Sub over parameters, Fn::If / Fn::Equals / Fn::Not / Fn::And / Fn::Or and conditions evaluated; Ref
+ * to resources and pseudo parameters and Fn::GetAtt left as they are (they exist only once deployed).
  */
-export function render(
-  template: JsonMap,
-  values: Record<string, string> = {},
-): {
-  resources: Record<string, JsonMap>;
-  outputs: JsonMap;
-} {
+function evaluator(template: JsonMap, values: Record<string, string>) {
   const parameters = (template.Parameters ?? {}) as Record<string, JsonMap>;
-  const resources = template.Resources as Record<string, JsonMap>;
   const params: Record<string, string> = {};
   for (const [name, parameter] of Object.entries(parameters)) {
     const value = values[name] ?? (parameter.Default === undefined ? `<${name}>` : String(parameter.Default));
@@ -124,12 +117,39 @@ export function render(
     }
     return out;
   };
+  return { evaluate, condition };
+}
+
+/** The template as CloudFormation would see it with these parameter values (defaults for the rest). */
+export function render(
+  template: JsonMap,
+  values: Record<string, string> = {},
+): {
+  resources: Record<string, JsonMap>;
+  outputs: JsonMap;
+} {
+  const { evaluate, condition } = evaluator(template, values);
+  const resources = template.Resources as Record<string, JsonMap>;
   const rendered: Record<string, JsonMap> = {};
   for (const [name, resource] of Object.entries(resources)) {
     if (typeof resource.Condition === 'string' && !condition(resource.Condition)) continue;
     rendered[name] = evaluate(resource) as JsonMap;
   }
   return { resources: rendered, outputs: evaluate(template.Outputs as Json) as JsonMap };
+}
+
+/**
+ * The `AssertDescription` of every assertion of the template's `Rules` that these parameter values break: what
+ * CloudFormation would refuse the stack with before creating anything. Empty when the stack would be accepted.
+ */
+export function brokenRules(template: JsonMap, values: Record<string, string> = {}): string[] {
+  const { evaluate } = evaluator(template, values);
+  const rules = (template.Rules ?? {}) as Record<string, JsonMap>;
+  return Object.values(rules)
+    .filter((rule) => rule.RuleCondition === undefined || evaluate(rule.RuleCondition) === true)
+    .flatMap((rule) => rule.Assertions as JsonMap[])
+    .filter((assertion) => evaluate(assertion.Assert as Json) !== true)
+    .map((assertion) => String(assertion.AssertDescription));
 }
 
 /** The one resource of `type`, by its logical id. */
@@ -211,6 +231,7 @@ export function openTemplate(file: string) {
     parameters: (template.Parameters ?? {}) as Record<string, JsonMap>,
     resources: template.Resources as Record<string, JsonMap>,
     render: (values: Record<string, string> = {}) => render(template, values),
+    brokenRules: (values: Record<string, string> = {}) => brokenRules(template, values),
   };
 }
 

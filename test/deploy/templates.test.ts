@@ -87,7 +87,6 @@ describe('CloudFormation: eventbridge-api-destination.yaml', () => {
     expect(auth(wholeSecret).ApiKeyValue).toBe(`{{resolve:secretsmanager:${SECRET}}}`);
     expect(allowedBy(parameters.ApiKeySecretArn?.AllowedPattern, SECRET)).toBe(true);
     expect(allowedBy(parameters.ApiKeySecretArn?.AllowedPattern, 'my-api-key-in-clear')).toBe(false);
-    expect(parameters.ApiKeySecretArn?.Default).toBeUndefined();
   });
 
   it('posts to the endpoint parameter through the connection, at the configured rate', () => {
@@ -208,7 +207,7 @@ describe('CloudFormation: eventbridge-api-destination.yaml', () => {
 
     expect(alarms({})).toHaveLength(0);
     const withTopic = alarms({ AlarmTopicArn: 'arn:aws:sns:us-east-1:123456789012:ops' });
-    expect(withTopic).toHaveLength(2);
+    expect(withTopic).toHaveLength(4);
     for (const alarm of withTopic)
       expect(props(alarm).AlarmActions).toEqual(['arn:aws:sns:us-east-1:123456789012:ops']);
   });

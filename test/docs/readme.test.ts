@@ -66,11 +66,57 @@ describe('README', () => {
     const scripts = (JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as { scripts: object })
       .scripts;
 
-    expect(quickStart).toContain('npm ci && npm run build && npm start');
-    expect(quickStart).toContain('docker compose up');
+    expect(quickStart).toContain('npm ci && npm run build && API_KEYS="$API_KEY" npm start');
+    expect(quickStart).toContain('bash .ci/run');
     expect(quickStart).toContain('npm test');
     expect(Object.keys(scripts)).toEqual(expect.arrayContaining(['build', 'start', 'test']));
-    expect(existsSync(join(REPO_ROOT, 'docker-compose.yml'))).toBe(true);
+  });
+
+  it('exports, in each quick-start shell, the API key its commands send, and the server accepts that key', () => {
+    const blocks = [...section(readme, '## Quick start').matchAll(/^```sh\n([\s\S]*?)^```$/gm)].map(
+      (match) => match[1] ?? '',
+    );
+    const exported = (block: string) => /^export API_KEY=(\S+)/m.exec(block);
+
+    const using = blocks.filter((block) => block.includes('$API_KEY'));
+
+    expect(using.length).toBeGreaterThanOrEqual(2);
+    for (const block of using) {
+      const line = exported(block);
+      expect(line, `an export API_KEY= line in:\n${block}`).not.toBeNull();
+      expect(block.indexOf('$API_KEY')).toBeGreaterThan(line?.index ?? Number.POSITIVE_INFINITY);
+    }
+    expect(new Set(using.map((block) => exported(block)?.[1])).size).toBe(1);
+    expect(using[0]).toContain('API_KEYS="$API_KEY" npm start');
+    expect(using.slice(1).join('\n')).toContain('-H "x-api-key: $API_KEY"');
+  });
+
+  it('has one section on deploying, which links every deploying page and alone names the deployment files', () => {
+    const headings = readme.match(/^## .+$/gm) ?? [];
+    const deploying = section(readme, '## Deploying');
+    const elsewhere = readme.replace(deploying, '').replace(section(readme, '## Development'), '');
+    const pages = readdirSync(DOCS).filter((name) => name.startsWith('deploying-') && name.endsWith('.md'));
+
+    expect(headings.filter((heading) => /deploy/i.test(heading))).toEqual(['## Deploying']);
+    expect(pages.length).toBeGreaterThanOrEqual(3);
+    for (const page of pages) expect(deploying).toContain(`](docs/${page})`);
+    expect(deploying).toContain('docker compose up');
+    for (const mention of [
+      'docker compose',
+      'deploy/k8s',
+      'deploy/sam',
+      'deploy/cloudformation',
+      'docs/deploying-on',
+    ])
+      expect(elsewhere, mention).not.toContain(mention);
+  });
+
+  it('credits an outside source only with a link to it', () => {
+    const unlinked = readme
+      .split('\n')
+      .filter((line) => /tutorial/i.test(line) && !/\]\(https?:\/\//.test(line));
+
+    expect(unlinked).toEqual([]);
   });
 
   it('keeps the development commands, the rule for hand-written replacements and the contract additions', () => {
@@ -90,7 +136,7 @@ describe('README', () => {
     expect(kept.length).toBeGreaterThanOrEqual(2);
     for (const file of kept)
       expect(readFileSync(join(REPO_ROOT, file as string), 'utf8')).toMatch(/5 % of a request's CPU/);
-    expect(section(readme, '## Additions to the contract')).toContain('CONTRACT.md');
+    expect(section(readme, '## Additions to the contract')).toMatch(/^- Status \*\*422\*\*/m);
   });
 
   it('links every page of docs/', () => {
@@ -119,6 +165,18 @@ describe('README, SECURITY.md and docs/', () => {
     }
 
     expect(broken).toEqual([]);
+  });
+
+  it('name only Markdown files that are part of the repository', () => {
+    const outside: string[] = [];
+    for (const file of markdownFiles) {
+      for (const [, name = ''] of readFileSync(file, 'utf8').matchAll(/`([\w./-]+\.md)`/g)) {
+        if (!existsSync(join(REPO_ROOT, name)) && !existsSync(join(dirname(file), name)))
+          outside.push(`${relative(REPO_ROOT, file)}: ${name}`);
+      }
+    }
+
+    expect(outside).toEqual([]);
   });
 
   it('name only repository paths that exist', () => {
