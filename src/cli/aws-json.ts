@@ -1,5 +1,5 @@
 import { type Agent, request } from 'undici';
-import type { AwsCredentials } from './credentials.js';
+import type { AwsCredentials, CredentialSource } from './credentials.js';
 import { errorMessage, type ResolvedContext, redactUrl } from './io.js';
 import { parseRetryAfter } from './retry.js';
 import { signRequest } from './sigv4.js';
@@ -18,7 +18,7 @@ export interface AwsService {
   /** The SigV4 signing name: `events`, `sqs`. */
   signingName: string;
   contentType: string;
-  credentials: AwsCredentials;
+  credentials: CredentialSource;
   timeoutMs: number;
 }
 
@@ -63,6 +63,15 @@ export async function callAwsJson(
   ctx: ResolvedContext,
 ): Promise<AwsJsonAnswer> {
   const body = JSON.stringify(payload);
+  let credentials: AwsCredentials;
+  try {
+    credentials = await service.credentials();
+  } catch (error) {
+    // Temporary credentials that could not be fetched again (an expired SSO session, a failing
+    // credential_process): final, like a refused signature. The SDK's message names no secret.
+    const message = errorMessage(error).split('\n')[0] ?? '';
+    return { kind: 'error', retryable: false, message: `AWS credentials: ${message}` };
+  }
   const headers = signRequest({
     url: service.endpoint,
     method: 'POST',
@@ -70,7 +79,7 @@ export async function callAwsJson(
     region: service.region,
     headers: { 'Content-Type': service.contentType, 'X-Amz-Target': target },
     body,
-    credentials: service.credentials,
+    credentials,
     date: ctx.clock(),
   });
   const where = redactUrl(service.endpoint);

@@ -1,14 +1,16 @@
 import type { AwsService } from './aws-json.js';
 import { httpUrl } from './command-options.js';
-import { type AwsCredentials, resolveCredentials, resolveRegion } from './credentials.js';
+import { type CredentialSource, resolveCredentials, resolveRegion } from './credentials.js';
 import { CliError, type Env, type ResolvedContext } from './io.js';
 import { DEFAULT_SOURCE, isReservedSource } from './put-events-entries.js';
 import { AMZ_JSON_CONTENT_TYPE } from './put-events-send.js';
 
 /** The AWS preamble of `put-events` and `redrive`: endpoints, the EventBridge service, `--source`, credentials. */
 
-export const CREDENTIALS_USAGE = `Credentials: AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN, else the profile
-AWS_PROFILE (default "default") in AWS_SHARED_CREDENTIALS_FILE (default ~/.aws/credentials).`;
+export const CREDENTIALS_USAGE = `Credentials: the AWS SDK's chain. AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN;
+else the profile AWS_PROFILE (default "default") in ~/.aws/credentials and ~/.aws/config
+(AWS_SHARED_CREDENTIALS_FILE, AWS_CONFIG_FILE): keys, SSO (after aws sso login), a role to assume or
+credential_process; else a web identity token (IRSA), then an ECS or EC2 instance role.`;
 
 /** The usage lines of `--source`, their text starting at `column`. */
 export function sourceUsage(column: number): string {
@@ -31,7 +33,7 @@ export function sourceOption(command: string, raw: string | undefined): string {
 export function eventsService(
   endpoint: URL,
   region: string,
-  credentials: AwsCredentials,
+  credentials: CredentialSource,
   timeoutMs: number,
 ): AwsService {
   return {
@@ -68,36 +70,23 @@ function resolveEndpoint(
   return httpUrl(command, name, raw);
 }
 
-/**
- * credentials.ts names `put-events` in its error lines (it stays as it is until its replacement lands); another
- * command gets its own name in them.
- */
-function renameError(command: string, error: unknown): unknown {
-  if (!(error instanceof CliError)) return error;
-  return new CliError(error.message.replace(/^ebdedup put-events:/, `ebdedup ${command}:`), error.exitCode);
-}
-
-/** `--region`, else `fallback` (e.g. the queue URL's region), else AWS_REGION / AWS_DEFAULT_REGION. */
+/** The signing region: `--region`, else `fallback` (the queue URL's), else the variables and the profile. */
 export function commandRegion(
   command: string,
+  ctx: ResolvedContext,
   flag: string | undefined,
-  fallback: string | undefined,
-  env: Env,
-): string {
-  try {
-    return resolveRegion(flag ?? fallback, env);
-  } catch (error) {
-    throw renameError(command, error);
-  }
+  fallback?: string,
+): Promise<string> {
+  return resolveRegion(command, { flag, fallback }, ctx.env, ctx.homedir);
 }
 
-/** The AWS credentials, from the variables or the shared credentials file. */
-export async function commandCredentials(command: string, ctx: ResolvedContext): Promise<AwsCredentials> {
-  try {
-    return (await resolveCredentials(ctx.env, ctx.homedir)).credentials;
-  } catch (error) {
-    throw renameError(command, error);
-  }
+/** The credentials of the SDK's chain (see credentials.ts), checked once now. */
+export function commandCredentials(
+  command: string,
+  ctx: ResolvedContext,
+  region: string,
+): Promise<CredentialSource> {
+  return resolveCredentials({ command, env: ctx.env, homedir: ctx.homedir, region, stderr: ctx.stderr });
 }
 
 /** The variable that names each service's own endpoint. */

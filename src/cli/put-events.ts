@@ -3,6 +3,8 @@ import { flagOption, type OptionSpec, parseCommandArgs, stringOption } from './a
 import type { AwsService } from './aws-json.js';
 import {
   CREDENTIALS_USAGE,
+  commandCredentials,
+  commandRegion,
   eventsService,
   serviceEndpoint,
   sourceOption,
@@ -15,7 +17,6 @@ import {
   deliveryOptionsUsage,
   openCommand,
 } from './command-options.js';
-import { resolveCredentials, resolveRegion } from './credentials.js';
 import {
   type CliContext,
   CliError,
@@ -47,7 +48,8 @@ retryable error (throttling, internal errors) are sent again with backoff.
 
 Options:
   --bus NAME            event bus name or ARN (required)
-  --region R            AWS region (default AWS_REGION, then AWS_DEFAULT_REGION)
+  --region R            AWS region (default AWS_REGION, AWS_DEFAULT_REGION, then the profile's
+                        region in ~/.aws/config)
   --endpoint URL        PutEvents endpoint, e.g. http://localhost:4566 for LocalStack
                         (default AWS_ENDPOINT_URL_EVENTBRIDGE, AWS_ENDPOINT_URL, then
                         https://events.REGION.amazonaws.com/)
@@ -99,12 +101,12 @@ async function parseOptions(ctx: ResolvedContext): Promise<PutEventsOptions | 'h
       'ebdedup put-events: name at least one event file or folder (see ebdedup put-events --help)',
     );
   }
-  const region = resolveRegion(stringOption(values, 'region'), ctx.env);
+  const region = await commandRegion('put-events', ctx, stringOption(values, 'region'));
   const flag = { name: '--endpoint', value: stringOption(values, 'endpoint') };
   const endpoint = serviceEndpoint('put-events', 'events', flag, ctx.env, region);
   const source = sourceOption('put-events', stringOption(values, 'source'));
   const flags = deliveryFlags('put-events', values, DEFAULT_PUT_TIMEOUT_MS);
-  const { credentials } = await resolveCredentials(ctx.env, ctx.homedir);
+  const credentials = await commandCredentials('put-events', ctx, region);
   return {
     ...flags,
     paths: positionals,

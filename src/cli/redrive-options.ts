@@ -52,7 +52,8 @@ Options:
   --to-bus NAME           instead of --url: put the events on this event bus again (PutEvents), for a
                           receiver behind the bus; deleted once PutEvents accepted them
 ${sourceUsage(26)}
-  --region R              AWS region (default: the queue URL's, then AWS_REGION, AWS_DEFAULT_REGION)
+  --region R              AWS region (default: the queue URL's, then AWS_REGION, AWS_DEFAULT_REGION, the
+                          profile's region in ~/.aws/config)
   --endpoint-url URL      SQS endpoint, e.g. http://localhost:4566 or a VPC endpoint (default
                           AWS_ENDPOINT_URL_SQS, AWS_ENDPOINT_URL, then https://sqs.REGION.amazonaws.com/);
                           --to-bus uses AWS_ENDPOINT_URL_EVENTBRIDGE, AWS_ENDPOINT_URL or the region's
@@ -149,10 +150,15 @@ export async function parseRedriveOptions(ctx: ResolvedContext): Promise<Redrive
   const flags = deliveryFlags('redrive', values, DEFAULT_TIMEOUT_MS);
   const awsTimeoutMs =
     stringOption(values, 'timeout-ms') === undefined ? DEFAULT_PUT_TIMEOUT_MS : flags.timeoutMs;
-  const region = commandRegion('redrive', stringOption(values, 'region'), queueUrlRegion(queueUrl), ctx.env);
+  const region = await commandRegion(
+    'redrive',
+    ctx,
+    stringOption(values, 'region'),
+    queueUrlRegion(queueUrl),
+  );
   const flag = { name: '--endpoint-url', value: stringOption(values, 'endpoint-url') };
   const queueEndpoint = serviceEndpoint('redrive', 'sqs', flag, ctx.env, region);
-  const credentials = await commandCredentials('redrive', ctx);
+  const credentials = await commandCredentials('redrive', ctx, region);
   let destination: Destination;
   if (bus === undefined) {
     const url = parseReceiverUrl('redrive', stringOption(values, 'url'));

@@ -1,6 +1,6 @@
 import type { DeliveryResult, Outcome } from './delivery.js';
 import { EXIT_FAILED, EXIT_OK, redactUrl } from './io.js';
-import { formatDuration, type LatencySummary, summarizeLatencies } from './stats.js';
+import { formatDuration, LatencyRecorder, type LatencySummary } from './stats.js';
 
 /** What `ebdedup replay` prints at the end: counts by outcome, retries, statuses and latency. */
 export interface ReplaySummary {
@@ -26,34 +26,66 @@ export interface ReplaySummary {
   exitCode: number;
 }
 
-export function summarize(
-  results: readonly DeliveryResult[],
-  meta: { url: URL; events: number; unreadable: number; elapsedMs: number },
-): ReplaySummary {
-  const count = (outcome: Outcome) => results.filter((r) => r.outcome === outcome).length;
-  const statuses: Record<string, number> = {};
-  for (const r of results) {
-    const name = r.status === undefined ? 'error' : String(r.status);
-    statuses[name] = (statuses[name] ?? 0) + 1;
-  }
-  const invalid = count('invalid');
-  const failed = count('failed');
-  return {
-    url: redactUrl(meta.url),
-    events: meta.events,
-    deliveries: results.length,
-    processed: count('processed'),
-    duplicate: count('duplicate'),
-    delivered: count('delivered'),
-    invalid,
-    failed,
-    unreadable: meta.unreadable,
-    retries: results.reduce((sum, r) => sum + r.attempts - 1, 0),
-    statuses,
-    latencyMs: summarizeLatencies(results.map((r) => r.ms)),
-    elapsedMs: Math.round(meta.elapsedMs),
-    exitCode: invalid + failed + meta.unreadable === 0 ? EXIT_OK : EXIT_FAILED,
+/**
+ * The replay's running totals: each delivery's result is counted as it ends and then dropped, so a replay of
+ * millions of deliveries holds counters and a histogram, never a list of results.
+ */
+export class ReplayTally {
+  private readonly outcomes: Record<Outcome, number> = {
+    processed: 0,
+    duplicate: 0,
+    delivered: 0,
+    invalid: 0,
+    failed: 0,
   };
+  private readonly statuses: Record<string, number> = {};
+  private readonly latency = new LatencyRecorder();
+  private deliveries = 0;
+  private retries = 0;
+  /** The first connection error's words, for one line naming the unreachable receiver. */
+  unreachable: string | undefined;
+
+  add(result: DeliveryResult): void {
+    this.deliveries++;
+    this.outcomes[result.outcome]++;
+    const status = result.status === undefined ? 'error' : String(result.status);
+    this.statuses[status] = (this.statuses[status] ?? 0) + 1;
+    this.retries += result.attempts - 1;
+    this.latency.record(result.ms);
+    if (result.error === 'connection_error' && this.unreachable === undefined) {
+      this.unreachable = result.detail ?? '';
+    }
+  }
+
+  /** `processed=… duplicate=… not-2xx=…`, for the progress bar. */
+  progressLine(): string {
+    const { processed, duplicate, invalid, failed } = this.outcomes;
+    return `processed=${processed} duplicate=${duplicate} not-2xx=${invalid + failed}`;
+  }
+
+  get done(): number {
+    return this.deliveries;
+  }
+
+  summary(meta: { url: URL; events: number; unreadable: number; elapsedMs: number }): ReplaySummary {
+    const { processed, duplicate, delivered, invalid, failed } = this.outcomes;
+    return {
+      url: redactUrl(meta.url),
+      events: meta.events,
+      deliveries: this.deliveries,
+      processed,
+      duplicate,
+      delivered,
+      invalid,
+      failed,
+      unreadable: meta.unreadable,
+      retries: this.retries,
+      statuses: { ...this.statuses },
+      latencyMs: this.latency.summary(),
+      elapsedMs: Math.round(meta.elapsedMs),
+      exitCode: invalid + failed + meta.unreadable === 0 ? EXIT_OK : EXIT_FAILED,
+    };
+  }
 }
 
 export function formatSummary(summary: ReplaySummary): string[] {

@@ -7,7 +7,6 @@ import {
   CONTENT_TYPE,
   DEFAULT_TIMEOUT_MS,
   type Delivery,
-  type DeliveryResult,
   deliver,
   formatDeliveryLine,
   parseReceiverUrl,
@@ -26,7 +25,7 @@ import {
 } from './io.js';
 import { type EventObject, type LoadedEvent, loadEvents } from './load-events.js';
 import { ProgressBar } from './progress.js';
-import { formatSummary, summarize } from './replay-report.js';
+import { formatSummary, ReplayTally } from './replay-report.js';
 
 export const DEFAULT_CONCURRENCY = 4;
 
@@ -130,34 +129,41 @@ export function republishEvent(event: EventObject, id: string, time: Date): Even
   return { ...event, id, time: eventTime(time) };
 }
 
+/** The deliveries of a run, in order: how many, and the `index`th. */
+export interface DeliveryPlan {
+  count: number;
+  at: (index: number) => PlannedDelivery;
+}
+
 /**
- * The delivery list: round after round of every event (so the copies of one event are spaced apart, as retries
- * are), optionally shuffled. Bodies are built only when sent (`materialize`), so a long run stays small in memory.
+ * The delivery order: round after round of every event (so the copies of one event are spaced apart, as retries
+ * are), each event followed by its re-published copy with `--republish`. Computed from the index, so the plan of
+ * a million deliveries takes no memory; `--shuffle` keeps a permutation of the indexes (4 bytes a delivery).
+ * Bodies are built only when sent (`materialize`).
  */
 export function planDeliveries(
   eventCount: number,
   options: { times: number; republish: boolean; shuffle: boolean },
   random: () => number,
-): PlannedDelivery[] {
-  const plan: PlannedDelivery[] = [];
-  for (let round = 0; round < options.times; round++) {
-    for (let eventIndex = 0; eventIndex < eventCount; eventIndex++) {
-      plan.push({ eventIndex, republished: false });
-      if (options.republish) plan.push({ eventIndex, republished: true });
-    }
+): DeliveryPlan {
+  const copies = options.republish ? 2 : 1;
+  const perRound = eventCount * copies;
+  const count = perRound * options.times;
+  const slot = (index: number): PlannedDelivery => {
+    const inRound = index % perRound;
+    return { eventIndex: Math.floor(inRound / copies), republished: inRound % copies === 1 };
+  };
+  if (!options.shuffle) return { count, at: slot };
+  const order = new Uint32Array(count);
+  for (let i = 0; i < count; i++) order[i] = i;
+  // Fisher–Yates.
+  for (let i = count - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    const a = order[i] as number;
+    order[i] = order[j] as number;
+    order[j] = a;
   }
-  if (options.shuffle) {
-    for (let i = plan.length - 1; i > 0; i--) {
-      const j = Math.floor(random() * (i + 1));
-      const a = plan[i];
-      const b = plan[j];
-      if (a !== undefined && b !== undefined) {
-        plan[i] = b;
-        plan[j] = a;
-      }
-    }
-  }
-  return plan;
+  return { count, at: (index) => slot(order[index] as number) };
 }
 
 /** The body of a planned delivery; a re-published copy gets its fresh id and time now, as it is first sent. */
@@ -187,54 +193,44 @@ export async function runReplay(input: CliContext): Promise<number> {
     return loaded.problems.length > 0 ? EXIT_FAILED : EXIT_USAGE;
   }
 
-  const deliveries = planDeliveries(loaded.events.length, options, ctx.random);
+  const plan = planDeliveries(loaded.events.length, options, ctx.random);
   const pool = receiverPool(options.receiver.url, options.concurrency, options.receiver.timeoutMs);
   // With --json, stdout holds the summary alone; delivery lines go to stderr.
   const lineWriter = options.json ? ctx.stderr : ctx.stdout;
   const progress = new ProgressBar({
     write: ctx.stderr,
     enabled: ctx.stderrIsTTY,
-    total: deliveries.length,
+    total: plan.count,
     now: ctx.now,
   });
-  const results: DeliveryResult[] = new Array(deliveries.length);
-  const tally = { processed: 0, duplicate: 0, failed: 0 };
-  let done = 0;
+  // Each result is printed, counted and dropped: memory stays flat however many deliveries a run makes.
+  const tally = new ReplayTally();
   const started = ctx.now();
 
   try {
-    await forEachConcurrently(deliveries.length, options.concurrency, async (index) => {
-      const planned = deliveries[index];
-      const delivery = planned && materialize(planned, loaded.events, ctx);
+    await forEachConcurrently(plan.count, options.concurrency, async (index) => {
+      const delivery = materialize(plan.at(index), loaded.events, ctx);
       if (delivery === undefined) return;
       const result = await deliver(delivery, pool, options.receiver, ctx);
-      results[index] = result;
-      done++;
-      if (result.outcome === 'processed') tally.processed++;
-      else if (result.outcome === 'duplicate') tally.duplicate++;
-      else if (result.outcome !== 'delivered') tally.failed++;
+      tally.add(result);
       if (!options.quiet) {
         progress.clear();
         println(lineWriter, formatDeliveryLine(result));
       }
-      progress.update(
-        done,
-        `processed=${tally.processed} duplicate=${tally.duplicate} not-2xx=${tally.failed}`,
-      );
+      progress.update(tally.done, tally.progressLine());
     });
   } finally {
     progress.clear();
     await pool.close().catch(() => undefined);
   }
 
-  const unreachable = results.find((r) => r.error === 'connection_error');
-  if (unreachable !== undefined) {
+  if (tally.unreachable !== undefined) {
     println(
       ctx.stderr,
-      `ebdedup replay: cannot reach ${redactUrl(options.receiver.url)}: ${unreachable.detail ?? ''}`,
+      `ebdedup replay: cannot reach ${redactUrl(options.receiver.url)}: ${tally.unreachable}`,
     );
   }
-  const summary = summarize(results, {
+  const summary = tally.summary({
     url: options.receiver.url,
     events: loaded.events.length,
     unreadable: loaded.problems.length,

@@ -1,6 +1,6 @@
 import type { Agent } from 'undici';
 import { type AwsJsonAnswer, type AwsService, callAwsJson, isRetryableAwsError } from './aws-json.js';
-import type { AwsCredentials } from './credentials.js';
+import type { CredentialSource } from './credentials.js';
 import type { ResolvedContext } from './io.js';
 import { backoffDelay, type RetryPolicy, retryDelay } from './retry.js';
 
@@ -48,7 +48,7 @@ export interface DeleteResult {
 export function sqsService(
   endpoint: URL,
   region: string,
-  credentials: AwsCredentials,
+  credentials: CredentialSource,
   timeoutMs: number,
 ): AwsService {
   return { endpoint, region, signingName: 'sqs', contentType: SQS_CONTENT_TYPE, credentials, timeoutMs };

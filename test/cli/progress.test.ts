@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ProgressBar } from '../../src/cli/progress.js';
-import { formatDuration, percentile, summarizeLatencies } from '../../src/cli/stats.js';
+import { formatDuration } from '../../src/cli/stats.js';
 
 function fakeClock(start = 0) {
   let t = start;
@@ -43,16 +43,7 @@ describe('ProgressBar', () => {
   });
 });
 
-describe('latency statistics', () => {
-  it('uses nearest-rank percentiles', () => {
-    const values = Array.from({ length: 100 }, (_, i) => 100 - i);
-
-    expect(percentile(values, 50)).toBe(50);
-    expect(percentile(values, 99)).toBe(99);
-    expect(summarizeLatencies([7])).toEqual({ p50: 7, p90: 7, p99: 7, max: 7 });
-    expect(summarizeLatencies([])).toEqual({ p50: 0, p90: 0, p99: 0, max: 0 });
-  });
-
+describe('formatDuration', () => {
   it('formats durations for people', () => {
     expect(formatDuration(12.4)).toBe('12ms');
     expect(formatDuration(1234)).toBe('1.2s');

@@ -5,7 +5,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import type { CliContext } from '../../src/cli/io.js';
 import { runPutEvents } from '../../src/cli/put-events.js';
 import { captureContext } from './helpers/context.js';
-import { type FakeEventBridge, startEventBridge } from './helpers/fake-eventbridge.js';
+import { type FakeEventBridge, startEventBridge, TEST_KEYS } from './helpers/fake-eventbridge.js';
 import { closedPort, sendJson } from './helpers/http-server.js';
 
 const REPO = path.resolve(import.meta.dirname, '../..');
@@ -278,7 +278,7 @@ describe('ebdedup put-events', () => {
 
   it('stops with one line naming the missing region or credentials (exit 2)', async () => {
     await writeEvents('events.jsonl', 1);
-    const noRegion = captureContext(['events.jsonl', '--bus', 'b'], { cwd: dir, env: ENV });
+    const noRegion = captureContext(['events.jsonl', '--bus', 'b'], { cwd: dir, env: ENV, homedir: dir });
     const noCredentials = captureContext(['events.jsonl', '--bus', 'b', '--region', REGION], {
       cwd: dir,
       env: {},
@@ -294,12 +294,49 @@ describe('ebdedup put-events', () => {
 
     expect(codes).toEqual([2, 2, 2]);
     expect(noRegion.stderr()).toBe(
-      'ebdedup put-events: no AWS region: pass --region or set AWS_REGION (or AWS_DEFAULT_REGION)\n',
+      `ebdedup put-events: no AWS region: pass --region, set AWS_REGION (or AWS_DEFAULT_REGION), or set region in profile [default] of ${path.join(dir, '.aws', 'config')}\n`,
     );
     expect(noCredentials.stderr()).toMatch(
-      /^ebdedup put-events: no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or create .+ with a \[default\] profile/,
+      /^ebdedup put-events: no AWS credentials: set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, or give profile \[default\] \(AWS_PROFILE\) keys, SSO, a role or credential_process in .+\n$/,
     );
     expect(noBus.stderr()).toContain('--bus is required');
+  });
+
+  it('signs with the temporary keys of a credential_process profile, in the region of its config', async () => {
+    // Arrange: AWS_PROFILE names a profile of AWS_CONFIG_FILE whose credential_process prints temporary keys
+    // (https://docs.aws.amazon.com/sdkref/latest/guide/feature-process-credentials.html) and whose region is the
+    // fake's; no key and no region in the environment.
+    server = await startEventBridge();
+    await writeEvents('events.jsonl', 1);
+    const script = path.join(dir, 'print-credentials.mjs');
+    await writeFile(
+      script,
+      `console.log(JSON.stringify({ Version: 1, AccessKeyId: 'AKIDPROCESS', SecretAccessKey: ${JSON.stringify(TEST_KEYS.AKIDPROCESS)}, SessionToken: 'process-token' }));\n`,
+    );
+    const config = path.join(dir, 'config');
+    await writeFile(
+      config,
+      `[profile ops]\nregion = ${REGION}\ncredential_process = "${process.execPath}" "${script}"\n`,
+    );
+    const run = captureContext(['events.jsonl', '--bus', 'b', '--endpoint', server.origin, '--json'], {
+      cwd: dir,
+      env: { AWS_PROFILE: 'ops', AWS_CONFIG_FILE: config },
+      homedir: dir,
+    });
+
+    // Act
+    const code = await runPutEvents(run.ctx);
+
+    // Assert: the fake recomputed the signature with the process's secret, for its region.
+    expect(server.problems).toEqual([]);
+    expect(code).toBe(0);
+    expect(server.requests[0]?.headers.authorization).toMatch(
+      new RegExp(`^AWS4-HMAC-SHA256 Credential=AKIDPROCESS/\\d{8}/${REGION}/events/aws4_request`),
+    );
+    expect(server.requests[0]?.headers['x-amz-security-token']).toBe('process-token');
+    expect(JSON.parse(run.stdout())).toMatchObject({ region: REGION, accepted: 1 });
+    expect(run.stdout() + run.stderr()).not.toContain(TEST_KEYS.AKIDPROCESS);
+    expect(run.stdout() + run.stderr()).not.toContain('process-token');
   });
 
   it('takes the endpoint from AWS_ENDPOINT_URL_EVENTBRIDGE when --endpoint is not given', async () => {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
@@ -395,7 +395,7 @@ describe('ebdedup redrive', () => {
       redrive([]),
       redrive(['--url', 'http://127.0.0.1:1/events', '--to-bus', 'b']),
       redrive(['--url', 'http://127.0.0.1:1/events', '--delete-rejected']),
-      redrive(['--url', 'http://127.0.0.1:1/events'], { env: { ...ENV, AWS_REGION: '' } }),
+      redrive(['--url', 'http://127.0.0.1:1/events'], { env: { ...ENV, AWS_REGION: '' }, homedir: dir }),
     ];
 
     const codes = [];
@@ -407,9 +407,39 @@ describe('ebdedup redrive', () => {
       'ebdedup redrive: give either --url (the receiver) or --to-bus (an event bus)',
       'ebdedup redrive: give either --url (the receiver) or --to-bus (an event bus)',
       'ebdedup redrive: --delete-rejected needs --rejected-file, where the rejected events are kept',
-      'ebdedup redrive: no AWS region: pass --region or set AWS_REGION (or AWS_DEFAULT_REGION)',
+      `ebdedup redrive: no AWS region: pass --region, set AWS_REGION (or AWS_DEFAULT_REGION), or set region in profile [default] of ${path.join(dir, '.aws', 'config')}`,
     ]);
     expect(sqs.calls.ReceiveMessage).toBe(0);
+  });
+
+  it("signs its SQS calls with a credential_process profile's keys, in the region of its config", async () => {
+    // Arrange: no key and no region in the environment (the fake's queue URL names no region either).
+    sqs = await startFakeSqs({ region: TEST_REGION, secrets: TEST_KEYS });
+    receiver = await startStandIn(dedupReceiver(new Map()));
+    sqs.send(dlqBody(1), dlqAttributes('TIMEOUT'));
+    const script = path.join(dir, 'print-credentials.mjs');
+    await writeFile(
+      script,
+      `console.log(JSON.stringify({ Version: 1, AccessKeyId: 'AKIDPROCESS', SecretAccessKey: ${JSON.stringify(TEST_KEYS.AKIDPROCESS)} }));\n`,
+    );
+    const config = path.join(dir, 'config');
+    await writeFile(
+      config,
+      `[profile dlq]\nregion = ${TEST_REGION}\ncredential_process = "${process.execPath}" "${script}"\n`,
+    );
+    const run = redrive(toReceiver(), {
+      env: { AWS_PROFILE: 'dlq', AWS_CONFIG_FILE: config },
+      homedir: dir,
+    });
+
+    // Act
+    const code = await runRedrive(run.ctx);
+
+    // Assert: the fake recomputed every signature with the process's secret.
+    expect(sqs.problems).toEqual([]);
+    expect(code).toBe(0);
+    expect(receiver.requests).toHaveLength(1);
+    expect(sqs.remaining()).toBe(0);
   });
 
   it('says in one line that the queue cannot be read, and exits 1', async () => {

@@ -10,6 +10,7 @@ export const TEST_REGION = 'eu-west-1';
 export const TEST_KEYS: Readonly<Record<string, string>> = {
   AKIDTEST: 'test/secret+key',
   AKIDPROFILE: 'profile-secret',
+  AKIDPROCESS: 'process/secret+key',
 };
 
 /** An entry as it comes over the wire (the shape put-events builds). */
