@@ -44,14 +44,16 @@ describe('AWS SAM: deploy/sam/template.yaml', () => {
   it('runs the package’s Lambda handler on a supported Node.js LTS runtime', () => {
     const fn = functionProps();
     const packageJson = JSON.parse(readFileSync(join(REPO_ROOT, 'package.json'), 'utf8')) as {
-      exports: Record<string, string>;
+      exports: Record<string, { default: string }>;
     };
     const runtime = /^nodejs(\d+)\.x$/.exec(String(fn.Runtime));
 
     expect(runtime, String(fn.Runtime)).not.toBeNull();
     expect(SUPPORTED_NODE_LINES).toContain(Number(runtime?.[1]));
     // Handler `dist/adapters/lambda.handler` is the export `./lambda` (`./dist/adapters/lambda.js`), `handler`.
-    expect(`./${String(fn.Handler).replace(/\.handler$/, '.js')}`).toBe(packageJson.exports['./lambda']);
+    expect(`./${String(fn.Handler).replace(/\.handler$/, '.js')}`).toBe(
+      packageJson.exports['./lambda']?.default,
+    );
     expect(fn.CodeUri).toBe('../..');
   });
 
