@@ -23,7 +23,9 @@ import { InvalidEventError, type ValidationIssue } from '../core/errors.js';
  * A non-empty string. `.min(1)` would read `length` from a non-string too (zod 4 runs length checks before
  * reporting the type), so `{"length": {"toString": 0}}` threw a TypeError; a refinement runs only on strings.
  */
-const nonEmptyString = z.string().refine((value) => value.length > 0, { message: 'must not be empty' });
+export const nonEmptyString = z
+  .string()
+  .refine((value) => value.length > 0, { message: 'must not be empty' });
 
 export const envelopeSchema = z.looseObject({
   version: z.string(),
@@ -57,7 +59,7 @@ export const genesysDetailSchema = z.looseObject({
 export type GenesysDetail = z.infer<typeof genesysDetailSchema>;
 
 /** `aws.partner/genesys.com/cloud/<org>/<name>`, or `genesys.com.test` from Genesys' test environment. */
-const GENESYS_SOURCE = /^aws\.partner\/genesys\.com(?:\.[a-z0-9-]+)?\/cloud\//;
+export const GENESYS_SOURCE = /^aws\.partner\/genesys\.com(?:\.[a-z0-9-]+)?\/cloud\//;
 
 export function isGenesysSource(source: string): boolean {
   return GENESYS_SOURCE.test(source);
