@@ -15,6 +15,8 @@ const DOCS = join(REPO_ROOT, 'docs');
 const markdownFiles = [
   README,
   join(REPO_ROOT, 'SECURITY.md'),
+  join(REPO_ROOT, 'CONTRIBUTING.md'),
+  join(REPO_ROOT, 'CHANGELOG.md'),
   ...readdirSync(DOCS).map((name) => join(DOCS, name)),
 ].filter((file) => file.endsWith('.md'));
 
@@ -148,7 +150,7 @@ describe('README', () => {
   });
 });
 
-describe('README, SECURITY.md and docs/', () => {
+describe('README, SECURITY.md, CONTRIBUTING.md, CHANGELOG.md and docs/', () => {
   it('have relative links that reach an existing file and heading', () => {
     const broken: string[] = [];
     for (const file of markdownFiles) {
