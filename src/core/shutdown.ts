@@ -68,19 +68,47 @@ export async function shutdown(steps: ShutdownSteps, cause: ShutdownCause = {}):
 }
 
 /**
- * On SIGTERM or SIGINT (or an uncaught error), runs `shutdown` and exits with its code. close-with-grace's own
- * delay, at `timeoutMs`, stays as the last resort: it exits 1 should the shutdown itself not return in time.
- * A second signal exits 1 at once.
+ * A second SIGTERM/SIGINT this soon after the first is the same stop delivered twice, not an impatient operator:
+ * `npm start` forwards the signal to the receiver (its script `exec`s node), and Ctrl-C or a process manager
+ * signals the whole process group, npm and the receiver alike.
+ */
+export const DUPLICATE_SIGNAL_MS = 500;
+
+/** How long the line saying why a second signal forces the exit may take to reach stdout. */
+const FORCED_EXIT_DRAIN_MS = 100;
+
+const STOP_SIGNALS = ['SIGTERM', 'SIGINT'] as const;
+
+/**
+ * On SIGTERM or SIGINT (or an uncaught error), runs `shutdown` and exits with its code. A second signal exits 1
+ * at once, unless it is the first one's duplicate (DUPLICATE_SIGNAL_MS). close-with-grace handles the uncaught
+ * errors and the other signals, and its delay, at `timeoutMs`, stays as the last resort: it exits 1 should the
+ * shutdown itself not return in time.
  */
 export function exitOnSignal(steps: ShutdownSteps, exit: (code: number) => void = process.exit): void {
-  closeWithGrace(
+  let first: { signal: string; at: number } | undefined;
+  let closing = false;
+  const grace = closeWithGrace(
     {
       delay: steps.timeoutMs,
       logger: steps.logger,
+      skip: [...STOP_SIGNALS],
       onTimeout: (delay) => steps.logger.error({ timeoutMs: delay }, 'shutdown did not return: exiting 1'),
     },
-    async (cause) => {
-      exit(await shutdown(steps, cause));
+    async ({ err, signal }) => {
+      closing = true;
+      exit(await shutdown(steps, err ? { err } : { signal: signal ?? first?.signal }));
     },
   );
+  const onSignal = (signal: NodeJS.Signals) => {
+    if (!closing) {
+      first = { signal, at: Date.now() };
+      grace.close();
+      return;
+    }
+    if (first !== undefined && Date.now() - first.at < DUPLICATE_SIGNAL_MS) return;
+    steps.logger.error({ signal }, 'second signal during the shutdown: exiting 1 now');
+    void steps.drainLogs(FORCED_EXIT_DRAIN_MS).then(() => exit(1));
+  };
+  for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
 }

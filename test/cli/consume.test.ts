@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
@@ -210,6 +210,34 @@ describe('ebdedup consume', () => {
 
     expect(code).toBe(0);
     expect(Date.now() - started).toBeLessThan(3000);
+  });
+
+  it('stops cleanly on a SIGTERM to $! when started as an installed bin (node_modules/.bin), not through npx', async () => {
+    // Arrange: a project with the package installed, its bin linked as npm links it. Run directly, the bin's
+    // process is the consumer itself (`npx` would put a shell between them that does not pass the signal on).
+    const project = mkdtempSync(join(tmpdir(), 'ebdedup-project-'));
+    mkdirSync(join(project, 'node_modules/.bin'), { recursive: true });
+    symlinkSync(REPO_ROOT, join(project, 'node_modules/genesys-eventbridge-dedup'));
+    symlinkSync('../genesys-eventbridge-dedup/dist/cli/index.js', join(project, 'node_modules/.bin/ebdedup'));
+    const child = spawn(
+      './node_modules/.bin/ebdedup',
+      ['consume', '--group', 'g', '--redis-url', redis.url, '--block-ms', '5000'],
+      { cwd: project, stdio: 'ignore' },
+    );
+    onTestFinished(() => void child.kill('SIGKILL'));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    await waitFor(
+      async () => ((await redis.client().xinfo('GROUPS', 'ebdedup:events')) as unknown[]).length === 1,
+      10_000,
+      'the group',
+    );
+
+    // Act
+    process.kill(child.pid as number, 'SIGTERM');
+    const code = await Promise.race([exited, sleep(3000).then(() => 'still running')]);
+
+    // Assert
+    expect(code).toBe(0);
   });
 
   it('needs a group and a Redis URL', async () => {
