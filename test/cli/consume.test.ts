@@ -127,13 +127,36 @@ describe('ebdedup consume', () => {
     const failing = consumeOnce('--exec', 'exit 3');
     const working = consumeOnce('--min-idle-ms', '0', '--exec', `cat >> ${out}`);
 
-    await main(failing.ctx);
+    const failingCode = await main(failing.ctx);
     const leftPending = await pending();
-    await main(working.ctx);
+    const workingCode = await main(working.ctx);
 
+    expect(failingCode).toBe(1);
     expect(leftPending).toBe(2);
     expect(failing.stderr()).toMatch(/handler exited 3 .* left pending/);
+    expect(failing.stderr()).toContain('consume: 2 entries left pending after the handler failed\n');
+    expect(workingCode).toBe(0);
     expect(readFileSync(out, 'utf8').trim().split('\n')).toHaveLength(2);
+    expect(await pending()).toBe(0);
+  });
+
+  it('with --once, exits 0 when an entry whose handler failed is handled by a later attempt of the run', async () => {
+    // Arrange: the handler fails the first time only; --min-idle-ms 0 reclaims the entry in the same run.
+    await append(1);
+    const marker = join(mkdtempSync(join(tmpdir(), 'ebdedup-consume-')), 'tried');
+    const run = consumeOnce(
+      '--min-idle-ms',
+      '0',
+      '--exec',
+      `if [ -e ${marker} ]; then cat >/dev/null; else touch ${marker}; exit 3; fi`,
+    );
+
+    // Act
+    const code = await main(run.ctx);
+
+    // Assert
+    expect(run.stderr()).toMatch(/handler exited 3/);
+    expect(code).toBe(0);
     expect(await pending()).toBe(0);
   });
 
