@@ -1,9 +1,15 @@
-import closeWithGrace from 'close-with-grace';
 import { ConfigError, loadConfig, secretValues } from './config/index.js';
+import { StdoutLog } from './core/log-destination.js';
 import { createLogger } from './core/logger.js';
+import { exitOnSignal } from './core/shutdown.js';
 import { buildApp } from './http/app.js';
 import { createSink } from './sinks/index.js';
 import { createStore } from './store/index.js';
+
+/** How long a failed start waits for its log lines to reach stdout before exiting. */
+const START_FAILURE_DRAIN_MS = 1000;
+
+const logs = new StdoutLog();
 
 /** Wires the receiver from the environment, starts it, and shuts it down on SIGTERM/SIGINT. */
 async function main(): Promise<void> {
@@ -21,6 +27,7 @@ async function main(): Promise<void> {
     level: config.LOG_LEVEL,
     secrets: secretValues(config),
     secretHeaders: [config.API_KEY_HEADER, config.DEDUP_HEADER],
+    destination: logs,
   });
   if (config.apiKeyGenerated) {
     // Printed once, by design: outside production this is the only way to learn the key to send.
@@ -38,11 +45,11 @@ async function main(): Promise<void> {
   });
   const app = await buildApp({ config, store, sink, logger });
 
-  closeWithGrace({ delay: config.SHUTDOWN_TIMEOUT_MS, logger }, async ({ signal, err }) => {
-    if (err) logger.error({ err }, 'shutting down after an uncaught error');
-    else logger.info({ signal }, 'shutting down: finishing in-flight requests');
-    await app.close();
-    logger.info('shutdown complete');
+  exitOnSignal({
+    timeoutMs: config.SHUTDOWN_TIMEOUT_MS,
+    logger,
+    close: () => app.close(),
+    drainLogs: (ms) => logs.drain(ms),
   });
 
   await app.listen({ port: config.PORT, host: config.HOST });
@@ -61,8 +68,10 @@ async function main(): Promise<void> {
   );
 }
 
-main().catch((error: unknown) => {
+main().catch(async (error: unknown) => {
   const message = error instanceof Error ? error.message : String(error);
   process.stderr.write(`ebdedup failed to start: ${message}\n`);
+  // Lines logged before the failure (a store that would not connect, say) are not flushed at exit.
+  await logs.drain(START_FAILURE_DRAIN_MS);
   process.exit(1);
 });

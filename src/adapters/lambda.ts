@@ -78,18 +78,35 @@ export function createLambdaHandler({
   };
 }
 
-let initialised: Promise<EventBridgeLambdaHandler> | undefined;
+/** What one execution environment builds on its first invocation, and how to let it go. */
+interface Runtime {
+  handle: EventBridgeLambdaHandler;
+  close: () => Promise<void>;
+}
+
+let initialised: Promise<Runtime> | undefined;
 
 /** Built once per execution environment from the same variables as the server, then reused. */
-async function initialise(): Promise<EventBridgeLambdaHandler> {
+async function initialise(): Promise<Runtime> {
   const config = loadConfig();
   if (config.DEDUP_STRATEGY === 'header') {
     throw new Error('DEDUP_STRATEGY=header needs HTTP headers, which a Lambda target does not receive');
   }
   const logger = createLogger({ level: config.LOG_LEVEL, secrets: secretValues(config) });
   const store = await createStore(config, logger);
-  const sink = await createSink(config, logger, store);
-  return createLambdaHandler({ pipeline: createPipeline({ config, store, sink, logger }), logger });
+  const sink = await createSink(config, logger, store).catch(async (error: unknown) => {
+    await store.close();
+    throw error;
+  });
+  const pipeline = createPipeline({ config, store, sink, logger });
+  return {
+    handle: createLambdaHandler({ pipeline, logger }),
+    close: async () => {
+      await pipeline.close();
+      await sink.close();
+      await store.close();
+    },
+  };
 }
 
 export const handler: EventBridgeLambdaHandler = async (event, context) => {
@@ -97,5 +114,17 @@ export const handler: EventBridgeLambdaHandler = async (event, context) => {
     initialised = undefined;
     throw error;
   });
-  return (await initialised)(event, context);
+  return (await initialised).handle(event, context);
 };
+
+/**
+ * Closes what the handler opened (the Redis connection, the sink), waiting for sinks still running; the next
+ * call of `handler` opens them again. Lambda never needs it (it freezes the environment between invocations),
+ * but a script or a test that calls `handler` itself does: an open Redis connection keeps Node from exiting.
+ */
+export async function close(): Promise<void> {
+  const current = initialised;
+  initialised = undefined;
+  const runtime = await current?.catch(() => undefined);
+  await runtime?.close();
+}

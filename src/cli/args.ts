@@ -27,9 +27,29 @@ export function parseCommandArgs(command: string, argv: readonly string[], optio
     }
     return { values: flat, positionals };
   } catch (error) {
-    const message = error instanceof Error ? error.message.split('\n')[0] : String(error);
-    throw new CliError(`ebdedup ${command}: ${message} (see ebdedup ${command} --help)`);
+    throw new CliError(
+      `ebdedup ${command}: ${describeParseError(argv, options, error)} (see ebdedup ${command} --help)`,
+    );
   }
+}
+
+/**
+ * parseArgs' message, except for an unknown option: Node's own adds advice on positionals that start with `-`
+ * and leaves a quote unclosed (`as in '-- "--bogus"`), so that one is worded here.
+ */
+function describeParseError(argv: readonly string[], options: OptionSpec, error: unknown): string {
+  if ((error as NodeJS.ErrnoException).code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION') {
+    const { tokens } = parseArgs({
+      args: [...argv],
+      options,
+      allowPositionals: true,
+      strict: false,
+      tokens: true,
+    });
+    const unknown = tokens.find((token) => token.kind === 'option' && !Object.hasOwn(options, token.name));
+    if (unknown?.kind === 'option') return `unknown option ${unknown.rawName}`;
+  }
+  return error instanceof Error ? (error.message.split('\n')[0] ?? error.message) : String(error);
 }
 
 export function stringOption(values: ParsedArgs['values'], name: string): string | undefined {

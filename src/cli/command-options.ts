@@ -82,14 +82,17 @@ export function deliveryOptionsUsage(
 
 /** An http:// or https:// URL from an option or a variable (`name` says which, for the error line). */
 export function httpUrl(command: string, name: string, raw: string): URL {
+  // `127.0.0.1:3000/events` is not a URL, and `localhost:3000/events` is one of scheme `localhost:`: both
+  // most likely lack `http://`.
+  const hint = raw.includes('://') ? '' : ` (did you mean ${redactUrl(`http://${raw}`)}?)`;
   let url: URL;
   try {
     url = new URL(raw);
   } catch {
-    throw new CliError(`ebdedup ${command}: ${name} "${redactUrl(raw)}" is not a URL`);
+    throw new CliError(`ebdedup ${command}: ${name} "${redactUrl(raw)}" is not a URL${hint}`);
   }
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new CliError(`ebdedup ${command}: ${name} must be http:// or https://, got ${url.protocol}`);
+    throw new CliError(`ebdedup ${command}: ${name} must be http:// or https://, got ${url.protocol}${hint}`);
   }
   return url;
 }

@@ -3,7 +3,16 @@ import { hostname } from 'node:os';
 import { Redis } from 'ioredis';
 import { streamNames } from '../sinks/redis-stream.js';
 import { flagOption, intOption, parseCommandArgs, stringOption } from './args.js';
-import { type CliContext, CliError, EXIT_OK, EXIT_USAGE, errorMessage, println, redactUrl } from './io.js';
+import {
+  type CliContext,
+  CliError,
+  EXIT_FAILED,
+  EXIT_OK,
+  EXIT_USAGE,
+  errorMessage,
+  println,
+  redactUrl,
+} from './io.js';
 
 /**
  * `ebdedup consume --group G`: reads what SINK=redis-stream appended, with a consumer group, so each entry
@@ -31,8 +40,9 @@ Options:
   --once              stop when nothing is left to read or reclaim (scripts, tests)
 
 Each line: {"stream","entryId","key","id","source","detail-type","receivedAt","event"}.
-Stops cleanly on SIGTERM or SIGINT (the entry in hand is finished first). Exit codes: 0 stopped cleanly,
-1 Redis failed, 2 bad arguments.`;
+Stops cleanly on SIGTERM or SIGINT (the entry in hand is finished first). Exit codes: 0 stopped cleanly
+(with --once: every entry read was handled), 1 Redis failed or, with --once, a handler failed and left its
+entry pending, 2 bad arguments.`;
 
 const OPTIONS = {
   group: { type: 'string' },
@@ -131,21 +141,23 @@ export async function runConsume(ctx: CliContext): Promise<number> {
   ctx.signal?.addEventListener('abort', stop, { once: true });
   const stopped = () => ctx.signal?.aborted === true;
 
+  // Entries whose handler failed and that no later attempt in this run handled: still pending.
+  const failed = new Set<string>();
   const handle = async (streamName: string, entry: RawEntry): Promise<boolean> => {
     const line = entryLine(streamName, entry);
+    const id = `${streamName} ${entry[0]}`;
     if (command === undefined) {
       println(ctx.stdout, line);
     } else {
       const code = await runHandler(command, line);
       if (code !== 0) {
-        println(
-          ctx.stderr,
-          `consume: handler exited ${code} for ${streamName} ${entry[0]}: left pending for a retry`,
-        );
+        println(ctx.stderr, `consume: handler exited ${code} for ${id}: left pending for a retry`);
+        failed.add(id);
         return false;
       }
     }
     await redis.xack(streamName, group, entry[0]);
+    failed.delete(id);
     return true;
   };
 
@@ -196,6 +208,14 @@ export async function runConsume(ctx: CliContext): Promise<number> {
         }
       }
       if (once && handled === 0 && (read === null || read.length === 0)) break;
+    }
+    // A one-off run (a script, a cron job) must not report success when entries are left undone.
+    if (once && failed.size > 0) {
+      println(
+        ctx.stderr,
+        `consume: ${failed.size} entr${failed.size === 1 ? 'y' : 'ies'} left pending after the handler failed`,
+      );
+      return EXIT_FAILED;
     }
     return EXIT_OK;
   } catch (error) {

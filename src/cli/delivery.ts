@@ -46,6 +46,11 @@ export interface Receiver {
   headers: Record<string, string>;
   timeoutMs: number;
   policy: RetryPolicy;
+  /**
+   * No credentials are sent. EventBridge retries a 401 because its connection's credentials may change between
+   * attempts; without any, every attempt gets the same 401, so it is final.
+   */
+  anonymous?: boolean;
 }
 
 /** A 2xx answer: the receiver took the event (processed, duplicate or another 2xx). */
@@ -171,7 +176,8 @@ export async function deliver(
     };
     let retryAfterMs: number | undefined;
     if (result.kind === 'answer') {
-      const retryable = isRetryableStatus(result.status);
+      const retryable =
+        isRetryableStatus(result.status) && !(result.status === 401 && receiver.anonymous === true);
       if (!retryable || last) return classifyAnswer(base, result.status, result.body, true);
       retryAfterMs = parseRetryAfter(result.headers['retry-after'], ctx.clock().getTime());
     } else if (last) {

@@ -100,6 +100,8 @@ export function redactUrl(url: URL | string): string {
     }
     return copy.toString();
   } catch {
-    return '(invalid URL)';
+    // Not a URL (`127.0.0.1:3000/events`): shown as given, so the user sees what was wrong with it, less what
+    // reads as credentials (everything before an `@` ahead of the path).
+    return url.toString().replace(/^([a-z][a-z0-9+.-]*:\/\/)?[^/?#]*@/i, '$1***@');
   }
 }

@@ -24,7 +24,8 @@ export interface EntryOutcome {
 
 export interface BatchResult {
   outcomes: EntryOutcome[];
-  requests: number;
+  /** PutEvents calls made for the batch: 1, plus one per retry. */
+  attempts: number;
   /** A failure of the whole request (not of single entries) that stops the run. */
   fatal?: string;
 }
@@ -78,11 +79,11 @@ export async function sendBatch(
 ): Promise<BatchResult> {
   const outcomes = new Map<LabelledEntry, EntryOutcome>();
   let pending = [...batch];
-  let requests = 0;
+  let attempts = 0;
   for (let attempt = 1; pending.length > 0; attempt++) {
     const last = attempt >= policy.maxAttempts;
     const answer = await putOnce(dispatcher, service, pending, ctx);
-    requests++;
+    attempts++;
     if (answer.kind === 'error') {
       if (!answer.retryable || last) {
         const suffix = answer.retryable ? ` (after ${attempt} attempts)` : '';
@@ -96,7 +97,7 @@ export async function sendBatch(
         }
         return {
           outcomes: batch.map((item) => outcomes.get(item) as EntryOutcome),
-          requests,
+          attempts,
           fatal: answer.message + suffix,
         };
       }
@@ -122,7 +123,7 @@ export async function sendBatch(
     pending = retry;
     if (pending.length > 0) await ctx.sleep(backoffDelay(attempt, policy, ctx.random));
   }
-  return { outcomes: batch.map((item) => outcomes.get(item) as EntryOutcome), requests };
+  return { outcomes: batch.map((item) => outcomes.get(item) as EntryOutcome), attempts };
 }
 
 export function formatEntryLine(outcome: EntryOutcome): string {

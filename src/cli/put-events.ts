@@ -83,7 +83,10 @@ export interface PutEventsSummary {
   endpoint: string;
   bus: string;
   region: string;
-  requests: number;
+  /** PutEvents requests of up to 10 entries that were sent. */
+  batches: number;
+  /** PutEvents calls in all: each batch's first, plus its retries. */
+  attempts: number;
   accepted: number;
   failed: number;
   unreadable: number;
@@ -142,7 +145,8 @@ export async function runPutEvents(input: CliContext): Promise<number> {
 
   const lineWriter = options.json ? ctx.stderr : ctx.stdout;
   const outcomes: EntryOutcome[] = [];
-  let requests = 0;
+  let batches = 0;
+  let attempts = 0;
   let fatal: string | undefined;
   const dispatcher = new Agent({ keepAliveTimeout: 10_000, connect: { timeout: options.timeoutMs } });
   try {
@@ -161,7 +165,8 @@ export async function runPutEvents(input: CliContext): Promise<number> {
         continue;
       }
       const result = await sendBatch(dispatcher, options.service, options.policy, batch, ctx);
-      requests += result.requests;
+      batches += 1;
+      attempts += result.attempts;
       outcomes.push(...result.outcomes);
       if (!options.quiet)
         for (const outcome of result.outcomes) println(lineWriter, formatEntryLine(outcome));
@@ -181,7 +186,8 @@ export async function runPutEvents(input: CliContext): Promise<number> {
     endpoint: redactUrl(options.service.endpoint),
     bus: options.bus,
     region: options.service.region,
-    requests,
+    batches,
+    attempts,
     accepted,
     failed,
     unreadable,
@@ -194,7 +200,7 @@ export async function runPutEvents(input: CliContext): Promise<number> {
     const notSent = unreadable > 0 ? `, ${unreadable} input(s) not sent (see above)` : '';
     println(
       ctx.stdout,
-      `${outcomes.length} entries in ${requests} request(s) to ${summary.endpoint} (bus ${options.bus}): ${accepted} accepted, ${failed} failed${notSent}`,
+      `${outcomes.length} entries in ${batches} batch(es), ${attempts} PutEvents attempt(s), to ${summary.endpoint} (bus ${options.bus}): ${accepted} accepted, ${failed} failed${notSent}`,
     );
   }
   return summary.exitCode;

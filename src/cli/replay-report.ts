@@ -67,6 +67,11 @@ export class ReplayTally {
     return this.deliveries;
   }
 
+  /** True when some delivery's final answer had this status. */
+  answered(status: number): boolean {
+    return (this.statuses[String(status)] ?? 0) > 0;
+  }
+
   summary(meta: { url: URL; events: number; unreadable: number; elapsedMs: number }): ReplaySummary {
     const { processed, duplicate, delivered, invalid, failed } = this.outcomes;
     return {

@@ -110,6 +110,7 @@ function parseReplayOptions(ctx: ResolvedContext): ReplayOptions | 'help' {
       headers: apiDestinationHeaders(auth.headers),
       timeoutMs: flags.timeoutMs,
       policy: flags.policy,
+      anonymous: Object.keys(auth.headers).length === 0,
     },
     paths: positionals,
     times: intOption('replay', values, 'times', 1, 1, 1_000_000),
@@ -228,6 +229,12 @@ export async function runReplay(input: CliContext): Promise<number> {
     println(
       ctx.stderr,
       `ebdedup replay: cannot reach ${redactUrl(options.receiver.url)}: ${tally.unreachable}`,
+    );
+  }
+  if (options.receiver.anonymous === true && tally.answered(401)) {
+    println(
+      ctx.stderr,
+      'ebdedup replay: the receiver answered 401 and no credentials were given: pass --api-key KEY (or set EBDEDUP_API_KEY), --basic USER:PASSWORD or --bearer TOKEN',
     );
   }
   const summary = tally.summary({

@@ -26,6 +26,13 @@ const configSchema = envSchema
         'REDIS_URL',
         'is required when NODE_ENV=production (set STORE=memory to accept a store that forgets)',
       );
+    } else if (env.AWS_LAMBDA_FUNCTION_NAME !== undefined && !redisLocated && env.STORE !== 'memory') {
+      // Each execution environment would hold its own keys, lost at every cold start: a Lambda target would
+      // process retries and concurrent duplicates again. STORE=memory stays possible for `sam local invoke`.
+      fail(
+        'REDIS_URL',
+        'is required in AWS Lambda (AWS_LAMBDA_FUNCTION_NAME is set): the memory store forgets its keys at every cold start and is not shared between instances (set STORE=memory to accept that, e.g. for a local invoke)',
+      );
     }
     if (env.REDIS_SENTINELS.length > 0 && !env.REDIS_SENTINEL_NAME) {
       fail('REDIS_SENTINEL_NAME', 'is required with REDIS_SENTINELS');

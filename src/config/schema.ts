@@ -199,6 +199,12 @@ export const envSchema = z.object({
   ADMIN_TOKEN: list.refine((tokens) => tokens.every((token) => token.length >= 16), {
     message: 'expected tokens of at least 16 characters, comma-separated',
   }),
+
+  /**
+   * Set by AWS Lambda in every function's environment, never by the user: the process is a Lambda execution
+   * environment (https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars.html#configuration-envvars-runtime).
+   */
+  AWS_LAMBDA_FUNCTION_NAME: optionalString,
 });
 
 export type RawEnv = z.input<typeof envSchema>;

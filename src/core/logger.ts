@@ -1,4 +1,4 @@
-import { type Logger, type LoggerOptions, pino } from 'pino';
+import { type DestinationStream, type Logger, type LoggerOptions, pino } from 'pino';
 
 export interface LoggerSettings {
   level: string;
@@ -6,8 +6,11 @@ export interface LoggerSettings {
   secrets?: readonly string[];
   /** Header names that carry credentials (API_KEY_HEADER besides `authorization`). */
   secretHeaders?: readonly string[];
-  /** Where lines go; stdout by default. Tests pass a stream to read them. */
-  destination?: NodeJS.WritableStream;
+  /**
+   * Where lines go: pino's default stdout destination when unset. The server passes its StdoutLog (which cannot
+   * hold the process at exit); tests pass a stream to read the lines.
+   */
+  destination?: DestinationStream;
 }
 
 const REDACTED = '[redacted]';

@@ -1,3 +1,7 @@
+import { spawn } from 'node:child_process';
+import { mkdirSync, mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { createLambdaHandler } from '../../src/adapters/lambda.js';
 import { createPipeline } from '../../src/core/create-pipeline.js';
@@ -5,7 +9,8 @@ import { StoreUnavailableError } from '../../src/core/errors.js';
 import { createLogger } from '../../src/core/logger.js';
 import { LogCapture, redisStore, testConfig } from '../helpers/app.js';
 import { RedisServer } from '../helpers/redis-server.js';
-import { loadSample, republished, SAMPLE_FILES } from '../helpers/samples.js';
+import { AUDIT, loadSample, republished, SAMPLE_FILES, SAMPLES_DIR } from '../helpers/samples.js';
+import { REPO_ROOT } from '../helpers/server-process.js';
 import { RecordingSink } from '../helpers/sinks.js';
 
 let redis: RedisServer;
@@ -127,5 +132,81 @@ describe('Lambda handler on hostile input', () => {
       issues: [{ path: '', message: expect.stringMatching(/deeper than 128/) }],
     });
     expect(sink.calls).toBe(0);
+  });
+});
+
+/**
+ * A script of a project that installed the package: it imports the package export, as the docs show, and runs
+ * in its own process (built dist/). Resolves its exit code and output, or 'still running' after `waitMs`.
+ */
+async function runScript(
+  source: string,
+  env: Record<string, string>,
+  waitMs = 8000,
+): Promise<{ code: number | null | 'still running'; stdout: string; stderr: string }> {
+  const project = mkdtempSync(join(tmpdir(), 'ebdedup-lambda-'));
+  mkdirSync(join(project, 'node_modules'));
+  symlinkSync(REPO_ROOT, join(project, 'node_modules/genesys-eventbridge-dedup'));
+  writeFileSync(join(project, 'script.mjs'), source);
+  const child = spawn('node', ['script.mjs'], {
+    cwd: project,
+    env: { PATH: process.env.PATH, LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  onTestFinished(() => void child.kill('SIGKILL'));
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk: Buffer) => {
+    stdout += chunk.toString('utf8');
+  });
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr += chunk.toString('utf8');
+  });
+  const code = await Promise.race([
+    new Promise<number | null>((resolve) => child.once('exit', (exitCode) => resolve(exitCode))),
+    new Promise<'still running'>((resolve) => setTimeout(() => resolve('still running'), waitMs)),
+  ]);
+  return { code, stdout, stderr };
+}
+
+const INVOKE_ONCE = `import { readFileSync } from 'node:fs';
+import { handler, close } from 'genesys-eventbridge-dedup/lambda';
+const event = JSON.parse(readFileSync(${JSON.stringify(`${SAMPLES_DIR}${AUDIT}`)}, 'utf8'));
+try {
+  console.log(\`result \${JSON.stringify(await handler(event))}\`);
+} finally {
+  await close();
+}
+`;
+
+/** The handler's answer the script printed (its log lines share stdout). */
+function printedAnswer(stdout: string): unknown {
+  const line = stdout.split('\n').find((text) => text.startsWith('result '));
+  return line === undefined ? undefined : JSON.parse(line.slice('result '.length));
+}
+
+describe('Lambda handler as a package export, in a process', () => {
+  it('lets a local script exit once it calls close()', async () => {
+    await redis.client().flushall();
+
+    const run = await runScript(INVOKE_ONCE, { REDIS_URL: redis.url });
+
+    expect(run.code).toBe(0);
+    expect(printedAnswer(run.stdout)).toMatchObject({ status: 'processed' });
+  });
+
+  it('refuses the memory store inside AWS Lambda, naming REDIS_URL', async () => {
+    const run = await runScript(INVOKE_ONCE, { AWS_LAMBDA_FUNCTION_NAME: 'ebdedup' });
+
+    expect(run.code).toBe(1);
+    expect(printedAnswer(run.stdout)).toBeUndefined();
+    expect(run.stderr).toMatch(/Invalid configuration: REDIS_URL is required in AWS Lambda/);
+  });
+
+  it('accepts the memory store in AWS Lambda when STORE=memory says so (a local invoke)', async () => {
+    const run = await runScript(INVOKE_ONCE, { AWS_LAMBDA_FUNCTION_NAME: 'ebdedup', STORE: 'memory' });
+
+    expect(run.code).toBe(0);
+    expect(printedAnswer(run.stdout)).toMatchObject({ status: 'processed' });
   });
 });

@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
@@ -127,13 +127,36 @@ describe('ebdedup consume', () => {
     const failing = consumeOnce('--exec', 'exit 3');
     const working = consumeOnce('--min-idle-ms', '0', '--exec', `cat >> ${out}`);
 
-    await main(failing.ctx);
+    const failingCode = await main(failing.ctx);
     const leftPending = await pending();
-    await main(working.ctx);
+    const workingCode = await main(working.ctx);
 
+    expect(failingCode).toBe(1);
     expect(leftPending).toBe(2);
     expect(failing.stderr()).toMatch(/handler exited 3 .* left pending/);
+    expect(failing.stderr()).toContain('consume: 2 entries left pending after the handler failed\n');
+    expect(workingCode).toBe(0);
     expect(readFileSync(out, 'utf8').trim().split('\n')).toHaveLength(2);
+    expect(await pending()).toBe(0);
+  });
+
+  it('with --once, exits 0 when an entry whose handler failed is handled by a later attempt of the run', async () => {
+    // Arrange: the handler fails the first time only; --min-idle-ms 0 reclaims the entry in the same run.
+    await append(1);
+    const marker = join(mkdtempSync(join(tmpdir(), 'ebdedup-consume-')), 'tried');
+    const run = consumeOnce(
+      '--min-idle-ms',
+      '0',
+      '--exec',
+      `if [ -e ${marker} ]; then cat >/dev/null; else touch ${marker}; exit 3; fi`,
+    );
+
+    // Act
+    const code = await main(run.ctx);
+
+    // Assert
+    expect(run.stderr()).toMatch(/handler exited 3/);
+    expect(code).toBe(0);
     expect(await pending()).toBe(0);
   });
 
@@ -210,6 +233,34 @@ describe('ebdedup consume', () => {
 
     expect(code).toBe(0);
     expect(Date.now() - started).toBeLessThan(3000);
+  });
+
+  it('stops cleanly on a SIGTERM to $! when started as an installed bin (node_modules/.bin), not through npx', async () => {
+    // Arrange: a project with the package installed, its bin linked as npm links it. Run directly, the bin's
+    // process is the consumer itself (`npx` would put a shell between them that does not pass the signal on).
+    const project = mkdtempSync(join(tmpdir(), 'ebdedup-project-'));
+    mkdirSync(join(project, 'node_modules/.bin'), { recursive: true });
+    symlinkSync(REPO_ROOT, join(project, 'node_modules/genesys-eventbridge-dedup'));
+    symlinkSync('../genesys-eventbridge-dedup/dist/cli/index.js', join(project, 'node_modules/.bin/ebdedup'));
+    const child = spawn(
+      './node_modules/.bin/ebdedup',
+      ['consume', '--group', 'g', '--redis-url', redis.url, '--block-ms', '5000'],
+      { cwd: project, stdio: 'ignore' },
+    );
+    onTestFinished(() => void child.kill('SIGKILL'));
+    const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
+    await waitFor(
+      async () => ((await redis.client().xinfo('GROUPS', 'ebdedup:events')) as unknown[]).length === 1,
+      10_000,
+      'the group',
+    );
+
+    // Act
+    process.kill(child.pid as number, 'SIGTERM');
+    const code = await Promise.race([exited, sleep(3000).then(() => 'still running')]);
+
+    // Assert
+    expect(code).toBe(0);
   });
 
   it('needs a group and a Redis URL', async () => {

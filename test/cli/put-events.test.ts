@@ -94,7 +94,7 @@ describe('ebdedup put-events', () => {
       'accepted samples/genesys-detail-conversation-customer-start.json EventId=evt-5 attempts=1',
     ]);
     expect(lines[5]).toBe(
-      `5 entries in 1 request(s) to ${server.origin}/ (bus genesys-bus): 5 accepted, 0 failed`,
+      `5 entries in 1 batch(es), 1 PutEvents attempt(s), to ${server.origin}/ (bus genesys-bus): 5 accepted, 0 failed`,
     );
     // The aws.partner/… sources are replaced, and that is said once.
     expect(run.stderr().trim().split('\n')).toHaveLength(1);
@@ -147,7 +147,7 @@ describe('ebdedup put-events', () => {
     expect(code).toBe(1);
     expect(server.batches.map((b) => b.length)).toEqual([3, 1, 1]);
     const summary = JSON.parse(run.stdout());
-    expect(summary).toMatchObject({ requests: 3, accepted: 1, failed: 2, exitCode: 1 });
+    expect(summary).toMatchObject({ batches: 1, attempts: 3, accepted: 1, failed: 2, exitCode: 1 });
     expect(summary.entries).toEqual([
       {
         label: 'events.jsonl:1',
@@ -176,7 +176,7 @@ describe('ebdedup put-events', () => {
     expect(server.problems).toEqual([]);
     expect(code).toBe(0);
     expect(server.batches.map((b) => b.length)).toEqual([10, 10, 3]);
-    expect(run.stdout()).toContain('23 entries in 3 request(s)');
+    expect(run.stdout()).toContain('23 entries in 3 batch(es), 3 PutEvents attempt(s),');
   });
 
   it('keeps each request within 256 KiB of entry size', async () => {
@@ -235,6 +235,8 @@ describe('ebdedup put-events', () => {
     expect(server.requests).toHaveLength(3);
     expect(server.batches).toHaveLength(1);
     expect(run.stdoutLines()[0]).toBe('accepted events.jsonl:1 EventId=evt-1 attempts=3');
+    // One request of two entries, sent three times: attempts, not requests.
+    expect(run.stdoutLines().at(-1)).toMatch(/^2 entries in 1 batch\(es\), 3 PutEvents attempt\(s\), to /);
     expect(run.stderr()).toBe('');
   });
 
@@ -254,7 +256,7 @@ describe('ebdedup put-events', () => {
     expect(run.stderr()).toBe(
       `ebdedup put-events: ${server.origin}/ answered 403 InvalidSignatureException: The request signature we calculated does not match the signature you provided.\n`,
     );
-    expect(run.stdout()).toContain('12 entries in 1 request(s)');
+    expect(run.stdout()).toContain('12 entries in 1 batch(es), 1 PutEvents attempt(s),');
     expect(run.stdoutLines()[11]).toBe(
       'failed events.jsonl:12 NotSent (an earlier request failed) attempts=0',
     );

@@ -222,7 +222,18 @@ describe('ebdedup replay', () => {
     });
     await writeEvent('a.json', 'id-a');
     const run = captureContext(
-      ['a.json', '--url', `${server.origin}/events`, '--max-attempts', '3', '--json', ...FAST],
+      // With a key: a 401 is retried only when credentials were sent (they may be rotating).
+      [
+        'a.json',
+        '--url',
+        `${server.origin}/events`,
+        '--api-key',
+        'k',
+        '--max-attempts',
+        '3',
+        '--json',
+        ...FAST,
+      ],
       { cwd: dir },
     );
 
@@ -388,6 +399,53 @@ describe('ebdedup replay', () => {
     expect(both.stderr()).toBe('ebdedup replay: give only one of --api-key, --basic and --bearer\n');
     expect(noUrl.stderr()).toContain('--url is required');
     expect(badTimes.stderr()).toContain('--times must be an integer from 1 to 1000000, got "0"');
-    expect(unknown.stderr()).toContain("Unknown option '--frobnicate'");
+    expect(unknown.stderr()).toBe(
+      'ebdedup replay: unknown option --frobnicate (see ebdedup replay --help)\n',
+    );
+  });
+
+  it('prints a --url without a scheme as given, and suggests http://', async () => {
+    const bare = captureContext(['x.json', '--url', '127.0.0.1:3000/events']);
+    const named = captureContext(['x.json', '--url', 'localhost:3000/events']);
+    const withPassword = captureContext(['x.json', '--url', 'ops:pw-secret@127.0.0.1:3000/events']);
+
+    const codes = await Promise.all([bare, named, withPassword].map((r) => runReplay(r.ctx)));
+
+    expect(codes).toEqual([2, 2, 2]);
+    expect(bare.stderr()).toBe(
+      'ebdedup replay: --url "127.0.0.1:3000/events" is not a URL (did you mean http://127.0.0.1:3000/events?)\n',
+    );
+    expect(named.stderr()).toBe(
+      'ebdedup replay: --url must be http:// or https://, got localhost: (did you mean http://localhost:3000/events?)\n',
+    );
+    expect(withPassword.stderr()).toContain('did you mean http://***@127.0.0.1:3000/events?');
+    expect(withPassword.stderr()).not.toContain('secret');
+  });
+
+  it('does not retry a 401 when no credentials were given, and says so', async () => {
+    server = await startStandIn((_request, response) => {
+      sendJson(response, 401, { error: 'unauthorized' });
+    });
+    await writeEvent('a.json', 'id-a');
+    const anonymous = captureContext(['a.json', '--url', `${server.origin}/events`, ...FAST], { cwd: dir });
+    const withKey = captureContext(
+      ['a.json', '--url', `${server.origin}/events`, '--api-key', 'k', ...FAST],
+      {
+        cwd: dir,
+      },
+    );
+
+    const anonymousCode = await runReplay(anonymous.ctx);
+    const anonymousRequests = server.requests.length;
+    const withKeyCode = await runReplay(withKey.ctx);
+
+    expect([anonymousCode, withKeyCode]).toEqual([1, 1]);
+    expect(anonymousRequests).toBe(1);
+    expect(anonymous.stderr()).toContain(
+      'ebdedup replay: the receiver answered 401 and no credentials were given: pass --api-key KEY (or set EBDEDUP_API_KEY), --basic USER:PASSWORD or --bearer TOKEN',
+    );
+    // With a key, a 401 is retried as EventBridge does (its connection's credentials may be changing).
+    expect(server.requests.length - anonymousRequests).toBe(5);
+    expect(withKey.stderr()).not.toContain('no credentials');
   });
 });

@@ -80,6 +80,15 @@ describe('configuration', () => {
     expect(errorOf({ NODE_ENV: 'production', ...env })).toMatch(expected);
   });
 
+  it('refuses the memory store in AWS Lambda unless STORE=memory is explicit', () => {
+    const lambda = { AWS_LAMBDA_FUNCTION_NAME: 'ebdedup', AUTH_MODE: 'none' };
+
+    expect(errorOf(lambda)).toMatch(/^Invalid configuration: REDIS_URL is required in AWS Lambda/);
+    expect(parseConfig({ ...lambda, REDIS_URL: 'redis://r:6379' }).STORE).toBe('redis');
+    expect(parseConfig({ ...lambda, STORE: 'memory' }).STORE).toBe('memory');
+    expect(parseConfig({ AUTH_MODE: 'none' }).STORE).toBe('memory');
+  });
+
   it('accepts the memory store in production when chosen explicitly', () => {
     expect(parseConfig({ NODE_ENV: 'production', API_KEYS: 'k', STORE: 'memory' }).STORE).toBe('memory');
   });
