@@ -1,22 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { summarizeLatencies } from '../../src/cli/stats.js';
+import { seededRandom } from '../helpers/seeded-random.js';
 
 /** The nearest-rank percentile of sorted values, computed exactly: what the histogram must approach. */
 function exactPercentile(sorted: Float64Array, p: number): number {
   const rank = Math.min(sorted.length, Math.max(1, Math.ceil((p / 100) * sorted.length)));
   return sorted[rank - 1] as number;
-}
-
-/** A deterministic pseudo-random sequence (mulberry32), so a failure can be replayed. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
 
 describe('latency statistics', () => {
@@ -32,7 +21,7 @@ describe('latency statistics', () => {
   it('summarises 200,000 latencies without a stack overflow, exact below 2 s and within 0.1 % above', () => {
     // Arrange: Math.max(...values) threw "Maximum call stack size exceeded" from about 130,000 values. Mostly
     // fast answers, a slow tail up to two minutes (retries with backoff), one exact maximum far out.
-    const random = seeded(19);
+    const random = seededRandom(19);
     const values = new Float64Array(200_000);
     for (let i = 0; i < values.length; i++) {
       const r = random();
