@@ -53,6 +53,11 @@ export interface Receiver {
   anonymous?: boolean;
 }
 
+/** Said after a run that sent no credentials and got a 401: what to pass. */
+export function noCredentialsHint(command: string): string {
+  return `ebdedup ${command}: the receiver answered 401 and no credentials were given: pass --api-key KEY (or set EBDEDUP_API_KEY), --basic USER:PASSWORD or --bearer TOKEN`;
+}
+
 /** A 2xx answer: the receiver took the event (processed, duplicate or another 2xx). */
 export function isDelivered(result: DeliveryResult): boolean {
   return result.outcome === 'processed' || result.outcome === 'duplicate' || result.outcome === 'delivered';

@@ -9,6 +9,7 @@ import {
   type Delivery,
   deliver,
   formatDeliveryLine,
+  noCredentialsHint,
   parseReceiverUrl,
   type Receiver,
   receiverPool,
@@ -232,10 +233,7 @@ export async function runReplay(input: CliContext): Promise<number> {
     );
   }
   if (options.receiver.anonymous === true && tally.answered(401)) {
-    println(
-      ctx.stderr,
-      'ebdedup replay: the receiver answered 401 and no credentials were given: pass --api-key KEY (or set EBDEDUP_API_KEY), --basic USER:PASSWORD or --bearer TOKEN',
-    );
+    println(ctx.stderr, noCredentialsHint('replay'));
   }
   const summary = tally.summary({
     url: options.receiver.url,

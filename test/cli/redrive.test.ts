@@ -231,6 +231,30 @@ describe('ebdedup redrive', () => {
     expect(JSON.parse(run.stdout())).toMatchObject({ failed: 1, deleted: 1, left: 1 });
   });
 
+  it('does not retry a 401 when no credentials were given, says so, and leaves the message', async () => {
+    sqs = await startFakeSqs({ region: TEST_REGION, secrets: TEST_KEYS });
+    receiver = await startStandIn((_request, response) => sendJson(response, 401, { error: 'unauthorized' }));
+    const message = sqs.send(dlqBody(1), dlqAttributes('SDK_CLIENT_ERROR'));
+    // Visible again at once, so that the second run receives the message the first one left.
+    const once = ['--max-attempts', '3', '--visibility-timeout', '0'];
+    const anonymous = redrive([...toReceiver(), ...once]);
+    const withKey = redrive([...toReceiver(), ...once, '--api-key', 'k']);
+
+    const anonymousCode = await runRedrive(anonymous.ctx);
+    const anonymousPosts = receiver.requests.length;
+    const withKeyCode = await runRedrive(withKey.ctx);
+
+    expect([anonymousCode, withKeyCode]).toEqual([1, 1]);
+    expect(anonymousPosts).toBe(1);
+    expect(anonymous.stderr()).toContain(
+      'ebdedup redrive: the receiver answered 401 and no credentials were given',
+    );
+    expect([...sqs.messages.keys()]).toEqual([message]);
+    // With a key, a 401 is retried as EventBridge does (its connection's credentials may be changing).
+    expect(receiver.requests.length - anonymousPosts).toBe(3);
+    expect(withKey.stderr()).not.toContain('no credentials');
+  });
+
   it('survives failing SQS calls: nothing deleted before a 2xx, nothing processed twice, the rerun finishes', async () => {
     // Arrange: the first ReceiveMessage answers 500 (retried); every DeleteMessageBatch of the first run fails,
     // as if the run died between the receiver's answer and the delete.
