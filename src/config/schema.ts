@@ -193,7 +193,10 @@ export const envSchema = z.object({
   TLS_KEY_FILE: optionalString,
   TRUST_PROXY: trustProxy,
   REQUEST_TIMEOUT_MS: int(100, 600_000, 10_000),
-  CONNECTION_TIMEOUT_MS: int(100, 3_600_000, 30_000),
+  // Longer than a load balancer's idle timeout (an AWS ALB's is 60 s by default), so the balancer, not the
+  // receiver, closes an idle connection: otherwise it may reuse one the receiver has just closed, and answer 502.
+  // https://docs.aws.amazon.com/elasticloadbalancing/latest/application/edit-load-balancer-attributes.html
+  CONNECTION_TIMEOUT_MS: int(100, 3_600_000, 65_000),
   MAX_CONNECTIONS: int(0, 1_000_000, 10_000),
   METRICS_TOKEN: optionalString,
   ADMIN_TOKEN: list.refine((tokens) => tokens.every((token) => token.length >= 16), {

@@ -23,7 +23,7 @@ describe('configuration of the operational variables', () => {
     expect(config).toMatchObject({
       TRUST_PROXY: false,
       REQUEST_TIMEOUT_MS: 10_000,
-      CONNECTION_TIMEOUT_MS: 30_000,
+      CONNECTION_TIMEOUT_MS: 65_000,
       MAX_CONNECTIONS: 10_000,
       ADMIN_TOKEN: [],
     });
