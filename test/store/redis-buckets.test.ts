@@ -1,5 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { describe, expect, it, onTestFinished } from 'vitest';
+import type { Config } from '../../src/config/index.js';
 import {
   bucketWidthMs,
   dedupLocation,
@@ -8,7 +9,7 @@ import {
   type RedisStore,
   storeLocation,
 } from '../../src/store/redis/index.js';
-import { redisStore } from '../helpers/app.js';
+import { redisStore, testConfig } from '../helpers/app.js';
 import { keySlot } from '../helpers/crc16.js';
 import { findMark, redisNow, untilNextBucket, via } from '../helpers/marks.js';
 import { sleep } from '../helpers/ports.js';
@@ -25,8 +26,8 @@ const { redis, client } = redisServerPerFile();
 
 const digest = () => createHash('sha256').update(randomUUID()).digest('base64url');
 
-async function freshStore(): Promise<RedisStore> {
-  const store = redisStore(redis().url) as RedisStore;
+async function freshStore(config: Config = testConfig()): Promise<RedisStore> {
+  const store = redisStore(redis().url, config) as RedisStore;
   await store.connect();
   onTestFinished(() => store.close());
   return store;
@@ -151,7 +152,8 @@ describe('redis store: time-bucketed marks', () => {
   it('spreads one bucket over 4,096 hashes, and keeps them listpacks', async () => {
     // Arrange
     await client().flushall();
-    const store = await freshStore();
+    // A command timeout for a loaded machine: 500 ms (the default) failed rounds here while the suite ran beside.
+    const store = await freshStore(testConfig({ REDIS_COMMAND_TIMEOUT_MS: '10000' }));
     const keys = Array.from({ length: 3000 }, digest);
 
     // Act
