@@ -6,7 +6,7 @@
  */
 
 /** A path as validation issues write it: keys and array indexes joined by dots; empty for the body itself. */
-function dotted(path: readonly (string | number)[]): string {
+export function dotted(path: readonly (string | number)[]): string {
   return path.map(String).join('.');
 }
 

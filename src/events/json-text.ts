@@ -10,6 +10,8 @@
  * member names.
  */
 
+import { dotted } from './json-checks.js';
+
 /**
  * How deep a body may nest. JSON.parse copes with any depth, but everything after it that walks the value
  * recursively (RFC 8785 canonicalisation of the content digest, for one) overflows the stack at a few thousand
@@ -115,19 +117,26 @@ export function scanJsonText(text: string, depthLimit: number = MAX_JSON_DEPTH):
 
 type Frame = { names: Set<string>; name: string | undefined; expectingName: boolean } | { index: number };
 
+/** A member name written twice, and its path in the dotted form of a validation issue. */
+export interface DuplicateMember {
+  name: string;
+  path: string;
+}
+
 /**
- * The path (`detail.eventBody.a`) of the first member name written twice in one object of `text`, which
- * JSON.parse has accepted; undefined when there is none. Called only for a body whose member count says there
- * is one, so it may allocate as it likes.
+ * The first member name written twice in one object of `text`, which JSON.parse has accepted; undefined when
+ * there is none. Called only for a body whose member count says there is one, so it may allocate as it likes.
  */
-export function findDuplicateMember(text: string): string | undefined {
+export function findDuplicateMember(text: string): DuplicateMember | undefined {
   const frames: Frame[] = [];
   // Each enclosing frame's current member name or index, then the name written twice.
-  const path = (name: string): string =>
-    [
-      ...frames.slice(0, -1).map((frame) => ('index' in frame ? String(frame.index) : (frame.name ?? ''))),
+  const found = (name: string): DuplicateMember => ({
+    name,
+    path: dotted([
+      ...frames.slice(0, -1).map((frame) => ('index' in frame ? frame.index : (frame.name ?? ''))),
       name,
-    ].join('.');
+    ]),
+  });
   for (let index = 0; index < text.length; index++) {
     const char = text.charCodeAt(index);
     const top = frames[frames.length - 1];
@@ -136,7 +145,7 @@ export function findDuplicateMember(text: string): string | undefined {
       if (close === -1) return undefined;
       if (top !== undefined && 'names' in top && top.expectingName) {
         const name = JSON.parse(text.slice(index, close + 1)) as string;
-        if (top.names.has(name)) return path(name);
+        if (top.names.has(name)) return found(name);
         top.names.add(name);
         top.name = name;
         top.expectingName = false;

@@ -65,8 +65,10 @@ function unsoundJson(text: string, body: unknown, facts: JsonTextFacts): Invalid
   // The count only says where to look: the refusal is made by finding the name written twice.
   const twice = countMembers(body) === facts.members ? undefined : findDuplicateMember(text);
   if (twice !== undefined) {
-    const name = twice.slice(twice.lastIndexOf('.') + 1);
-    return invalid(twice, `the member name '${name}' is written twice in one object (RFC 8785, RFC 7493)`);
+    return invalid(
+      twice.path,
+      `the member name '${twice.name}' is written twice in one object (RFC 8785, RFC 7493)`,
+    );
   }
   // A lone surrogate can only be written as an escape: raw bytes for one are not UTF-8, refused before.
   if (text.includes('\\u')) {

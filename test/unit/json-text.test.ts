@@ -86,12 +86,13 @@ describe('scanJsonText', () => {
 
 describe('findDuplicateMember', () => {
   it.each([
-    ['{"a":1,"a":2}', 'a'],
-    ['{"x":{"y":[{"z":1},{"z":1,"w":[1,{"q":"\\"","q":2}]}]}}', 'x.y.1.w.1.q'],
-    ['{"detail":{"eventBody":{"id":"a","id":"b"}}}', 'detail.eventBody.id'],
-    ['{"a":{"b":1},"c":{"b":1},"d":{"\\u0062":1,"b":2}}', 'd.b'],
-  ])('names the path of the name written twice in %s', (text, path) => {
-    expect(findDuplicateMember(text)).toBe(path);
+    ['{"a":1,"a":2}', 'a', 'a'],
+    ['{"x":{"y":[{"z":1},{"z":1,"w":[1,{"q":"\\"","q":2}]}]}}', 'x.y.1.w.1.q', 'q'],
+    ['{"detail":{"eventBody":{"id":"a","id":"b"}}}', 'detail.eventBody.id', 'id'],
+    ['{"a":{"b":1},"c":{"b":1},"d":{"\\u0062":1,"b":2}}', 'd.b', 'b'],
+    ['{"e":{"a.b":1,"a.b":2}}', 'e.a.b', 'a.b'],
+  ])('names the path and the name written twice in %s', (text, path, name) => {
+    expect(findDuplicateMember(text)).toEqual({ path, name });
   });
 
   it('finds none where every object names its members once', () => {
