@@ -4,12 +4,7 @@ import { createPipeline } from '../core/create-pipeline.js';
 import { InvalidEventError, type ValidationIssue } from '../core/errors.js';
 import { createLogger } from '../core/logger.js';
 import type { DedupOutcome, DedupPipeline } from '../core/pipeline.js';
-import {
-  findLoneSurrogate,
-  findNonFiniteNumber,
-  LONE_SURROGATE_MESSAGE,
-  NON_FINITE_NUMBER,
-} from '../events/json-checks.js';
+import { findNonFiniteNumber, NON_FINITE_NUMBER } from '../events/json-checks.js';
 import { createSink } from '../sinks/index.js';
 import { createStore } from '../store/index.js';
 
@@ -55,14 +50,15 @@ export function createLambdaHandler({
           { path: '', message: `the event nests deeper than ${MAX_EVENT_DEPTH} levels` },
         ]);
       }
+      // Refused whatever the key strategy (HTTP refuses it only where the key reads it): the sinks here get
+      // JSON.stringify of the event, which would write Infinity as null, not the number that was sent.
       const overflow = findNonFiniteNumber(event);
       if (overflow !== undefined) {
         throw new InvalidEventError([{ path: overflow, message: NON_FINITE_NUMBER }]);
       }
-      // As over HTTP. What the runtime's JSON.parse has already dropped cannot be checked here: a member name
-      // written twice (the last was kept) and the digits of an integer beyond 2^53 (README, Lambda).
-      const lone = findLoneSurrogate(event);
-      if (lone !== undefined) throw new InvalidEventError([{ path: lone, message: LONE_SURROGATE_MESSAGE }]);
+      // Lone surrogates are refused by the pipeline, as over HTTP. What the runtime's JSON.parse has already
+      // dropped cannot be checked here: a member name written twice (the last was kept) and the digits of an
+      // integer beyond 2^53 (README, Dedup keys).
       // The runtime has parsed the payload already: its bytes are gone, and this text is the closest to them.
       const outcome = await pipeline.handle({ body: event, rawBody: JSON.stringify(event) }, {}, trace);
       logger.info({ ...trace, outcome: outcome.status }, 'event handled');

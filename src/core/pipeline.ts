@@ -1,10 +1,12 @@
 import type { Logger } from 'pino';
 import { type EventSchemaMode, type ValidatedEvent, validateEvent } from '../events/envelope.js';
+import { loneSurrogateIssue } from '../events/json-checks.js';
 import type { KeyStrategy, RequestHeaders } from '../events/keys.js';
 import type { Sink, SinkContext } from '../sinks/types.js';
 import { type IdempotencyStore, ReplicationWaitError } from '../store/types.js';
 import {
   InProgressError,
+  InvalidEventError,
   PoisonEventError,
   ProcessingFailedError,
   ProcessingTimeoutError,
@@ -103,6 +105,9 @@ export class DedupPipeline {
     headers: RequestHeaders,
     trace: RequestTrace = {},
   ): Promise<DedupOutcome> {
+    // Refused here, for every adapter; withIntegerDigitsKept's key marker (a lone surrogate) relies on it.
+    const lone = loneSurrogateIssue(received.body, received.rawBody);
+    if (lone !== undefined) throw new InvalidEventError([lone]);
     const event = validateEvent(received.body, this.eventSchema);
     const rawBody = received.rawBody;
     if (event.kind === 'envelope') {

@@ -1,3 +1,5 @@
+import type { ValidationIssue } from '../core/errors.js';
+
 /**
  * Checks on a parsed JSON body for what JSON.parse accepts but the receiver cannot take on: numbers beyond the
  * range of an IEEE-754 double, and keys that secure-json-parse (Fastify's JSON parser) refuses. Each names the
@@ -101,4 +103,18 @@ export const LONE_SURROGATE_MESSAGE =
  */
 export function findLoneSurrogate(body: unknown): string | undefined {
   return findPath(body, holdsLoneSurrogate);
+}
+
+/** A `\u` escape of a surrogate, paired or not (or a text that only looks like one, `\\ud800`). */
+const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
+
+/**
+ * The issue of a lone surrogate in `body`, parsed from `text`, or undefined. In valid UTF-8 a surrogate can
+ * only be written as an escape (the HTTP route refuses other bytes; JSON.stringify, which gives a Lambda
+ * event's text, escapes lone ones), so the body is walked only when its text holds one: nearly never.
+ */
+export function loneSurrogateIssue(body: unknown, text: string): ValidationIssue | undefined {
+  if (!SURROGATE_ESCAPE.test(text)) return undefined;
+  const path = findLoneSurrogate(body);
+  return path === undefined ? undefined : { path, message: LONE_SURROGATE_MESSAGE };
 }

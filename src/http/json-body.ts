@@ -1,12 +1,7 @@
 import { isUtf8 } from 'node:buffer';
 import type { FastifyInstance } from 'fastify';
 import { InvalidEventError, UnsupportedMediaTypeError } from '../core/errors.js';
-import {
-  countMembers,
-  findForbiddenKey,
-  findLoneSurrogate,
-  LONE_SURROGATE_MESSAGE,
-} from '../events/json-checks.js';
+import { countMembers, findForbiddenKey } from '../events/json-checks.js';
 import {
   findDuplicateMember,
   type JsonTextFacts,
@@ -59,9 +54,10 @@ function refusal(text: string): InvalidEventError {
 /**
  * A refusal of what JSON.parse accepted from `text` as `body` but RFC 8785 and I-JSON (RFC 7493) do not: a
  * member name written twice in one object (JSON.parse keeps the last, so `{"a":1,"a":2}` would share a key
- * with `{"a":2}`), and a lone surrogate escape. Undefined for a body without either.
+ * with `{"a":2}`). Undefined for a body without one. (Lone surrogates are refused by the pipeline, for Lambda
+ * too.)
  */
-function unsoundJson(text: string, body: unknown, facts: JsonTextFacts): InvalidEventError | undefined {
+function duplicateMember(text: string, body: unknown, facts: JsonTextFacts): InvalidEventError | undefined {
   // The count only says where to look: the refusal is made by finding the name written twice.
   const twice = countMembers(body) === facts.members ? undefined : findDuplicateMember(text);
   if (twice !== undefined) {
@@ -69,11 +65,6 @@ function unsoundJson(text: string, body: unknown, facts: JsonTextFacts): Invalid
       twice.path,
       `the member name '${twice.name}' is written twice in one object (RFC 8785, RFC 7493)`,
     );
-  }
-  // A lone surrogate can only be written as an escape: raw bytes for one are not UTF-8, refused before.
-  if (text.includes('\\u')) {
-    const at = findLoneSurrogate(body);
-    if (at !== undefined) return invalid(at, LONE_SURROGATE_MESSAGE);
   }
   return undefined;
 }
@@ -86,7 +77,7 @@ function unsoundJson(text: string, body: unknown, facts: JsonTextFacts): Invalid
  * - bytes that are not UTF-8 (RFC 8259 section 8.1): decoding would replace them with U+FFFD, so two
  *   different bodies could become one text, one key;
  * - nesting deeper than MAX_JSON_DEPTH (see json-text.ts);
- * - a member name written twice in one object, or a lone surrogate (see unsoundJson).
+ * - a member name written twice in one object (see duplicateMember).
  * Integers beyond what a double holds are taken, and kept apart in the dedup key (`request.keyBody`).
  * A number beyond double range (`1e400`) is refused where it matters, by the dedup key (keys.ts).
  */
@@ -116,7 +107,7 @@ export function registerJsonBodyParser(app: FastifyInstance): void {
         done(refusal(text), undefined);
         return;
       }
-      const unsound = unsoundJson(text, body, facts);
+      const unsound = duplicateMember(text, body, facts);
       if (unsound) {
         done(unsound, undefined);
         return;

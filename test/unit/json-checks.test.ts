@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { findForbiddenKey, findNonFiniteNumber } from '../../src/events/json-checks.js';
+import { findForbiddenKey, findNonFiniteNumber, loneSurrogateIssue } from '../../src/events/json-checks.js';
 
 describe('findNonFiniteNumber', () => {
   it.each([
@@ -36,4 +36,21 @@ describe('findForbiddenKey', () => {
   it('takes a constructor key without a prototype inside, and prototype keys elsewhere', () => {
     expect(findForbiddenKey(JSON.parse('{"constructor":{"name":"x"},"prototype":{}}'))).toBeUndefined();
   });
+});
+
+describe('loneSurrogateIssue', () => {
+  it.each([
+    ['{"a":["x","\\ud800"]}', 'a.1'],
+    ['{"\\uDC00":1}', '\udc00'],
+    ['{"a":"\\udbff\\u0041"}', 'a'],
+  ])('names the path of the lone surrogate in %s', (text, path) => {
+    expect(loneSurrogateIssue(JSON.parse(text), text)?.path).toBe(path);
+  });
+
+  it.each(['{"a":"\\ud83d\\ude00"}', '{"a":"\\\\ud800"}', '{"a":"\\u00e9"}'])(
+    'finds none in %s: a pair, an escaped backslash, another escape',
+    (text) => {
+      expect(loneSurrogateIssue(JSON.parse(text), text)).toBeUndefined();
+    },
+  );
 });
