@@ -8,6 +8,11 @@
  * --profile`, bench/results/profile-2026-12-04-json-text.md); 1.6 µs per sample event against JSON.parse's
  * 2.1 µs for the same text. The depth check it replaced took 0.09 µs, by counting brackets, which cannot count
  * member names.
+ *
+ * Why not a library: lossless-json refuses duplicate names and keeps an integer's digits as it parses, but it is
+ * a whole parser in JavaScript in place of JSON.parse. On the samples it took 12.4 µs where this scan, JSON.parse
+ * and countMembers together took 8.1 (same run, loaded machine, 2026-12-04), and it says neither the path of a
+ * duplicate nor gives the body numbers. This file copies no library: it builds no values, it only counts.
  */
 
 import { dotted } from './json-checks.js';
