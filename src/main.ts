@@ -1,10 +1,9 @@
 import { ConfigError, loadConfig, secretValues } from './config/index.js';
+import { openDependencies } from './core/create-pipeline.js';
 import { StdoutLog } from './core/log-destination.js';
 import { createLogger } from './core/logger.js';
 import { exitOnSignal } from './core/shutdown.js';
 import { buildApp } from './http/app.js';
-import { createSink } from './sinks/index.js';
-import { createStore } from './store/index.js';
 
 /** How long a failed start waits for its log lines to reach stdout before exiting. */
 const START_FAILURE_DRAIN_MS = 1000;
@@ -38,12 +37,10 @@ async function main(): Promise<void> {
     );
   }
 
-  const store = await createStore(config, logger);
-  const sink = await createSink(config, logger, store).catch(async (error: unknown) => {
-    await store.close();
-    throw error;
-  });
-  const app = await buildApp({ config, store, sink, logger });
+  // A wrong rules file or a sink that cannot be opened fails here, leaving nothing open; from here on the app
+  // owns the store and the sink, and closing it closes them.
+  const { rules, store, sink } = await openDependencies(config, logger);
+  const app = await buildApp({ config, store, sink, logger, rules });
 
   exitOnSignal({
     timeoutMs: config.SHUTDOWN_TIMEOUT_MS,

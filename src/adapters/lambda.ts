@@ -1,12 +1,10 @@
 import type { Logger } from 'pino';
 import { loadConfig, secretValues } from '../config/index.js';
-import { createPipeline } from '../core/create-pipeline.js';
+import { openRuntime } from '../core/create-pipeline.js';
 import { InvalidEventError, type ValidationIssue } from '../core/errors.js';
 import { createLogger } from '../core/logger.js';
 import type { DedupOutcome, DedupPipeline } from '../core/pipeline.js';
 import { findNonFiniteNumber, NON_FINITE_NUMBER } from '../events/json-checks.js';
-import { createSink } from '../sinks/index.js';
-import { createStore } from '../store/index.js';
 
 /**
  * The pipeline as the handler of a Lambda function targeted by an EventBridge rule. EventBridge invokes the
@@ -82,27 +80,18 @@ interface Runtime {
 
 let initialised: Promise<Runtime> | undefined;
 
-/** Built once per execution environment from the same variables as the server, then reused. */
+/**
+ * Built once per execution environment from the same variables as the server, then reused. A start that fails
+ * has closed what it opened (openRuntime), so the next invocation, which tries again, adds no connection.
+ */
 async function initialise(): Promise<Runtime> {
   const config = loadConfig();
   if (config.DEDUP_STRATEGY === 'header') {
     throw new Error('DEDUP_STRATEGY=header needs HTTP headers, which a Lambda target does not receive');
   }
   const logger = createLogger({ level: config.LOG_LEVEL, secrets: secretValues(config) });
-  const store = await createStore(config, logger);
-  const sink = await createSink(config, logger, store).catch(async (error: unknown) => {
-    await store.close();
-    throw error;
-  });
-  const pipeline = createPipeline({ config, store, sink, logger });
-  return {
-    handle: createLambdaHandler({ pipeline, logger }),
-    close: async () => {
-      await pipeline.close();
-      await sink.close();
-      await store.close();
-    },
-  };
+  const opened = await openRuntime(config, logger);
+  return { handle: createLambdaHandler({ pipeline: opened.pipeline, logger }), close: opened.close };
 }
 
 export const handler: EventBridgeLambdaHandler = async (event, context) => {

@@ -10,7 +10,7 @@ import Fastify, {
 } from 'fastify';
 import type { Logger } from 'pino';
 import type { Config } from '../config/index.js';
-import { createPipeline } from '../core/create-pipeline.js';
+import { closeInReverse, createPipeline } from '../core/create-pipeline.js';
 import { OverloadedError, type ReceiverError } from '../core/errors.js';
 import type { DedupPipeline, RequestTrace } from '../core/pipeline.js';
 import type { DedupRule } from '../events/rules.js';
@@ -340,9 +340,7 @@ export async function buildApp(options: BuildAppOptions): Promise<App> {
   });
 
   app.addHook('onClose', async () => {
-    await pipeline.close();
-    await sink.close();
-    await store.close();
+    await closeInReverse([store, sink, pipeline]);
   });
 
   return app;
