@@ -90,6 +90,12 @@ export function errorMessage(error: unknown): string {
   return String(error);
 }
 
+/** The first line of anything thrown (or said), at most 300 characters: enough to act on, never a whole output. */
+export function firstLine(error: unknown): string {
+  const line = errorMessage(error).split(/\r?\n/, 1)[0] ?? '';
+  return line.length > 300 ? `${line.slice(0, 300)}…` : line;
+}
+
 /**
  * A URL fit to print: everything between the scheme and the LAST `@` becomes `***`. A password may hold `/`, `?`
  * or `#` (a base64 one may hold `/`), which ends the authority early: `new URL()` then rejects the text or reads

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { redactUrl } from '../../src/cli/io.js';
+import { firstLine, redactUrl } from '../../src/cli/io.js';
 
 describe('redactUrl', () => {
   it('hides everything up to the last @ of a text that is not a URL, whatever the password holds', () => {
@@ -53,5 +53,15 @@ describe('redactUrl', () => {
       'https://sqs.eu-west-1.amazonaws.com/1/q',
     );
     expect(redactUrl('127.0.0.1:3000/events')).toBe('127.0.0.1:3000/events');
+  });
+});
+
+describe('firstLine', () => {
+  it('keeps the first line of an error, a string or anything else, cut at 300 characters', () => {
+    expect(firstLine(new Error('one\ntwo'))).toBe('one');
+    expect(firstLine('one\r\ntwo')).toBe('one');
+    expect(firstLine(`${'y'.repeat(301)}\n`)).toBe(`${'y'.repeat(300)}…`);
+    expect(firstLine('z'.repeat(300))).toBe('z'.repeat(300));
+    expect(firstLine(42)).toBe('42');
   });
 });
