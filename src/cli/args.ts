@@ -1,5 +1,5 @@
 import { type ParseArgsConfig, parseArgs } from 'node:util';
-import { CliError } from './io.js';
+import { CliError, firstLine } from './io.js';
 
 export type OptionSpec = NonNullable<ParseArgsConfig['options']>;
 
@@ -49,7 +49,8 @@ function describeParseError(argv: readonly string[], options: OptionSpec, error:
     const unknown = tokens.find((token) => token.kind === 'option' && !Object.hasOwn(options, token.name));
     if (unknown?.kind === 'option') return `unknown option ${unknown.rawName}`;
   }
-  return error instanceof Error ? (error.message.split('\n')[0] ?? error.message) : String(error);
+  // parseArgs' message, without the code errorMessage would add (ERR_PARSE_ARGS_…): it tells a user nothing.
+  return firstLine(error instanceof Error ? error.message : error);
 }
 
 export function stringOption(values: ParsedArgs['values'], name: string): string | undefined {

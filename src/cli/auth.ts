@@ -6,6 +6,8 @@ export interface AuthChoice {
   headers: Record<string, string>;
   /** What was chosen, fit to print: `api-key (x-api-key)`, `basic (user ops)`, `bearer`, `none`. */
   description: string;
+  /** No credentials were given: no auth header is sent. */
+  anonymous: boolean;
 }
 
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -53,6 +55,7 @@ export function resolveAuth(command: string, values: ParsedArgs['values'], env: 
     return {
       headers: { [header.toLowerCase()]: chosen.apiKey },
       description: `api-key (${header}, ${origin})`,
+      anonymous: false,
     };
   }
   if (chosen.basic !== undefined) {
@@ -65,11 +68,16 @@ export function resolveAuth(command: string, values: ParsedArgs['values'], env: 
     return {
       headers: { authorization: `Basic ${Buffer.from(chosen.basic, 'utf8').toString('base64')}` },
       description: `basic (user ${user}, ${origin})`,
+      anonymous: false,
     };
   }
   if (chosen.bearer !== undefined) {
     if (chosen.bearer === '') throw new CliError(`ebdedup ${command}: --bearer is empty`);
-    return { headers: { authorization: `Bearer ${chosen.bearer}` }, description: `bearer (${origin})` };
+    return {
+      headers: { authorization: `Bearer ${chosen.bearer}` },
+      description: `bearer (${origin})`,
+      anonymous: false,
+    };
   }
-  return { headers: {}, description: 'none' };
+  return { headers: {}, description: 'none', anonymous: true };
 }

@@ -1,6 +1,6 @@
 import { type Agent, request } from 'undici';
 import type { AwsCredentials, CredentialSource } from './credentials.js';
-import { errorMessage, type ResolvedContext, redactUrl } from './io.js';
+import { errorMessage, firstLine, type ResolvedContext, redactUrl } from './io.js';
 import { parseRetryAfter } from './retry.js';
 import { signRequest } from './sigv4.js';
 
@@ -69,8 +69,7 @@ export async function callAwsJson(
   } catch (error) {
     // Temporary credentials that could not be fetched again (an expired SSO session, a failing
     // credential_process): final, like a refused signature. The SDK's message names no secret.
-    const message = errorMessage(error).split('\n')[0] ?? '';
-    return { kind: 'error', retryable: false, message: `AWS credentials: ${message}` };
+    return { kind: 'error', retryable: false, message: `AWS credentials: ${firstLine(error)}` };
   }
   const headers = signRequest({
     url: service.endpoint,

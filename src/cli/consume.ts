@@ -114,7 +114,8 @@ export async function runConsume(ctx: CliContext): Promise<number> {
   const group = stringOption(values, 'group');
   if (!group)
     throw new CliError('ebdedup consume: --group is required (see ebdedup consume --help)', EXIT_USAGE);
-  const redisUrl = stringOption(values, 'redis-url') ?? ctx.env.REDIS_URL;
+  const urlOption = stringOption(values, 'redis-url');
+  const redisUrl = urlOption ?? ctx.env.REDIS_URL;
   if (!redisUrl) throw new CliError('ebdedup consume: give --redis-url or set REDIS_URL', EXIT_USAGE);
   const consumer = stringOption(values, 'consumer') ?? `${hostname()}-${process.pid}`;
   const stream = stringOption(values, 'stream') ?? ctx.env.SINK_STREAM ?? 'ebdedup:events';
@@ -133,7 +134,15 @@ export async function runConsume(ctx: CliContext): Promise<number> {
   const once = flagOption(values, 'once');
   const streams = streamNames(stream, partitions);
 
-  const redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  let redis: Redis;
+  try {
+    redis = new Redis(redisUrl, { lazyConnect: true, maxRetriesPerRequest: 1 });
+  } catch {
+    // ioredis parses the URL in its constructor. Its error is not shown: it does not say which setting was
+    // wrong, and a URL parser's message may quote the URL, password and all (Node 16's did).
+    const name = urlOption === undefined ? 'REDIS_URL' : '--redis-url';
+    throw new CliError(`ebdedup consume: ${name} "${redactUrl(redisUrl)}" is not a Redis URL`, EXIT_USAGE);
+  }
   redis.on('error', () => {
     // Reported where a command fails.
   });

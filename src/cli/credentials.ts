@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { CliError, type Env, errorMessage, type Writer } from './io.js';
+import { CliError, type Env, firstLine, type Writer } from './io.js';
 
 /**
  * AWS credentials and region for the commands that sign (`put-events`, `redrive`), found as the AWS SDK for
@@ -42,12 +42,6 @@ export function sharedFiles(env: Env, homedir: string): SharedFiles {
     filepath: env.AWS_SHARED_CREDENTIALS_FILE?.trim() || path.join(homedir, '.aws', 'credentials'),
     configFilepath: env.AWS_CONFIG_FILE?.trim() || path.join(homedir, '.aws', 'config'),
   };
-}
-
-/** The first line of an SDK error, short: enough to act on, never a process's whole output. */
-function firstLine(error: unknown): string {
-  const line = errorMessage(error).split('\n')[0] ?? '';
-  return line.length > 300 ? `${line.slice(0, 300)}…` : line;
 }
 
 function staticSource(credentials: AwsCredentials): CredentialSource {

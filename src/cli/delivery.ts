@@ -1,6 +1,6 @@
 import { Pool } from 'undici';
 import { httpUrl } from './command-options.js';
-import { CliError, errorMessage, type ResolvedContext } from './io.js';
+import { CliError, errorMessage, println, type ResolvedContext, type Writer } from './io.js';
 import { isRetryableStatus, parseRetryAfter, type RetryPolicy, retryDelay } from './retry.js';
 
 /**
@@ -53,9 +53,18 @@ export interface Receiver {
   anonymous?: boolean;
 }
 
-/** Said after a run that sent no credentials and got a 401: what to pass. */
-export function noCredentialsHint(command: string): string {
-  return `ebdedup ${command}: the receiver answered 401 and no credentials were given: pass --api-key KEY (or set EBDEDUP_API_KEY), --basic USER:PASSWORD or --bearer TOKEN`;
+/** After a run that sent `receiver` no credentials and was answered 401: one line on what to pass. */
+export function printNoCredentialsHint(
+  stderr: Writer,
+  command: string,
+  receiver: Receiver,
+  answered401: boolean,
+): void {
+  if (receiver.anonymous !== true || !answered401) return;
+  println(
+    stderr,
+    `ebdedup ${command}: the receiver answered 401 and no credentials were given: pass --api-key KEY (or set EBDEDUP_API_KEY), --basic USER:PASSWORD or --bearer TOKEN`,
+  );
 }
 
 /** A 2xx answer: the receiver took the event (processed, duplicate or another 2xx). */

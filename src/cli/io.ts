@@ -90,18 +90,25 @@ export function errorMessage(error: unknown): string {
   return String(error);
 }
 
-/** A URL fit to print: user name and password removed. */
+/** The first line of anything thrown (or said), at most 300 characters: enough to act on, never a whole output. */
+export function firstLine(error: unknown): string {
+  const line = errorMessage(error).split(/\r?\n/, 1)[0] ?? '';
+  return line.length > 300 ? `${line.slice(0, 300)}…` : line;
+}
+
+/**
+ * A URL fit to print: everything between the scheme and the LAST `@` becomes `***`. A password may hold `/`, `?`
+ * or `#` (a base64 one may hold `/`), which ends the authority early: `new URL()` then rejects the text or reads
+ * the rest of the password as a port and a path (`redis://default:1234/pw@host`), and a mask stopping at the
+ * first of them would print the password. Masking a path's own `@` too is the safe direction.
+ */
 export function redactUrl(url: URL | string): string {
+  let text = url.toString();
   try {
-    const copy = new URL(url.toString());
-    if (copy.username || copy.password) {
-      copy.username = '***';
-      copy.password = '';
-    }
-    return copy.toString();
+    // Printed as the URL parser writes it (`http://host` as `http://host/`), when it is one.
+    text = new URL(text).toString();
   } catch {
-    // Not a URL (`127.0.0.1:3000/events`): shown as given, so the user sees what was wrong with it, less what
-    // reads as credentials (everything before an `@` ahead of the path).
-    return url.toString().replace(/^([a-z][a-z0-9+.-]*:\/\/)?[^/?#]*@/i, '$1***@');
+    // Not a URL (`127.0.0.1:3000/events`): shown as given, so the user sees what was wrong with it.
   }
+  return text.replace(/^([a-z][a-z0-9+.-]*:\/\/)?.*@/is, '$1***@');
 }

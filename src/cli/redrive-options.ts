@@ -170,7 +170,7 @@ export async function parseRedriveOptions(ctx: ResolvedContext): Promise<Redrive
         headers: apiDestinationHeaders(auth.headers),
         timeoutMs: flags.timeoutMs,
         policy: flags.policy,
-        anonymous: Object.keys(auth.headers).length === 0,
+        anonymous: auth.anonymous,
       },
     };
   } else {

@@ -1,6 +1,6 @@
 import { Agent } from 'undici';
 import { openCommand } from './command-options.js';
-import { noCredentialsHint, receiverPool } from './delivery.js';
+import { printNoCredentialsHint, receiverPool } from './delivery.js';
 import { type DlqRecord, readDlqMessage } from './dlq-record.js';
 import { type CliContext, println, redactUrl } from './io.js';
 import { ProgressBar } from './progress.js';
@@ -101,12 +101,13 @@ export async function runRedrive(input: CliContext): Promise<number> {
   }
 
   if (fatal !== undefined) println(ctx.stderr, `ebdedup redrive: ${fatal}`);
-  if (
-    destination.kind === 'receiver' &&
-    destination.receiver.anonymous &&
-    results.some((r) => r.status === 401)
-  ) {
-    println(ctx.stderr, noCredentialsHint('redrive'));
+  if (destination.kind === 'receiver') {
+    printNoCredentialsHint(
+      ctx.stderr,
+      'redrive',
+      destination.receiver,
+      results.some((r) => r.status === 401),
+    );
   }
   const summary = summarizeRedrive(results, {
     queueUrl: redactUrl(options.queueUrl),

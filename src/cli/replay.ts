@@ -9,8 +9,8 @@ import {
   type Delivery,
   deliver,
   formatDeliveryLine,
-  noCredentialsHint,
   parseReceiverUrl,
+  printNoCredentialsHint,
   type Receiver,
   receiverPool,
   USER_AGENT,
@@ -111,7 +111,7 @@ function parseReplayOptions(ctx: ResolvedContext): ReplayOptions | 'help' {
       headers: apiDestinationHeaders(auth.headers),
       timeoutMs: flags.timeoutMs,
       policy: flags.policy,
-      anonymous: Object.keys(auth.headers).length === 0,
+      anonymous: auth.anonymous,
     },
     paths: positionals,
     times: intOption('replay', values, 'times', 1, 1, 1_000_000),
@@ -232,9 +232,7 @@ export async function runReplay(input: CliContext): Promise<number> {
       `ebdedup replay: cannot reach ${redactUrl(options.receiver.url)}: ${tally.unreachable}`,
     );
   }
-  if (options.receiver.anonymous === true && tally.answered(401)) {
-    println(ctx.stderr, noCredentialsHint('replay'));
-  }
+  printNoCredentialsHint(ctx.stderr, 'replay', options.receiver, tally.answered(401));
   const summary = tally.summary({
     url: options.receiver.url,
     events: loaded.events.length,

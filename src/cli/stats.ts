@@ -10,7 +10,7 @@ export interface LatencySummary {
 /**
  * Latencies in whole milliseconds, summarised in constant memory: an HDR histogram
  * (https://hdrhistogram.github.io/HdrHistogram/) of 3 significant digits, so percentiles are exact up to 2047 ms
- * and within 0.1 % above, whatever the number of values; the maximum is kept exactly. Percentiles are
+ * and within 0.1 % above, whatever the number of values; the maximum is exact. Percentiles are
  * nearest-rank: the smallest recorded value with at least p % of the values at or below it.
  */
 export class LatencyRecorder {
@@ -21,29 +21,19 @@ export class LatencyRecorder {
     numberOfSignificantValueDigits: 3,
     autoResize: true,
   });
-  private count = 0;
-  private max = 0;
 
   record(ms: number): void {
-    const value = Number.isFinite(ms) && ms > 0 ? Math.round(ms) : 0;
-    this.histogram.recordValue(value);
-    this.count++;
-    if (value > this.max) this.max = value;
+    this.histogram.recordValue(Number.isFinite(ms) && ms > 0 ? Math.round(ms) : 0);
   }
 
   summary(): LatencySummary {
-    if (this.count === 0) return { p50: 0, p90: 0, p99: 0, max: 0 };
+    if (this.histogram.totalCount === 0) return { p50: 0, p90: 0, p99: 0, max: 0 };
+    // With a lowestDiscernibleValue of 1, the histogram keeps the largest value exactly.
+    const max = this.histogram.maxValue;
     // A bucket's highest value can pass the largest value recorded in it: no percentile above the maximum.
-    const at = (p: number) => Math.min(this.histogram.getValueAtPercentile(p), this.max);
-    return { p50: at(50), p90: at(90), p99: at(99), max: this.max };
+    const at = (p: number) => Math.min(this.histogram.getValueAtPercentile(p), max);
+    return { p50: at(50), p90: at(90), p99: at(99), max };
   }
-}
-
-/** The summary of `values` (whole milliseconds), one at a time: no copy, no sort, no spread. */
-export function summarizeLatencies(values: Iterable<number>): LatencySummary {
-  const recorder = new LatencyRecorder();
-  for (const value of values) recorder.record(value);
-  return recorder.summary();
 }
 
 /** `850ms`, `1.2s`, `3m05s`. */

@@ -53,11 +53,6 @@ export class StdoutLog implements DestinationStream {
     this.boom.write(line);
   }
 
-  /** True once a write failed (EPIPE: stdout's reader is gone); later lines are dropped. */
-  get broken(): boolean {
-    return this.failure !== undefined;
-  }
-
   /**
    * Resolves once every line written so far has reached stdout ('written'), stdout failed ('failed'), or after
    * `timeoutMs` (stdout stalled: its reader does not read). Never rejects.

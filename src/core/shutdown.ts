@@ -72,7 +72,7 @@ export async function shutdown(steps: ShutdownSteps, cause: ShutdownCause = {}):
  * `npm start` forwards the signal to the receiver (its script `exec`s node), and Ctrl-C or a process manager
  * signals the whole process group, npm and the receiver alike.
  */
-export const DUPLICATE_SIGNAL_MS = 500;
+const DUPLICATE_SIGNAL_MS = 500;
 
 /** How long the line saying why a second signal forces the exit may take to reach stdout. */
 const FORCED_EXIT_DRAIN_MS = 100;
@@ -85,7 +85,7 @@ const STOP_SIGNALS = ['SIGTERM', 'SIGINT'] as const;
  * errors and the other signals, and its delay, at `timeoutMs`, stays as the last resort: it exits 1 should the
  * shutdown itself not return in time.
  */
-export function exitOnSignal(steps: ShutdownSteps, exit: (code: number) => void = process.exit): void {
+export function exitOnSignal(steps: ShutdownSteps): void {
   let first: { signal: string; at: number } | undefined;
   let closing = false;
   const grace = closeWithGrace(
@@ -97,7 +97,7 @@ export function exitOnSignal(steps: ShutdownSteps, exit: (code: number) => void 
     },
     async ({ err, signal }) => {
       closing = true;
-      exit(await shutdown(steps, err ? { err } : { signal: signal ?? first?.signal }));
+      process.exit(await shutdown(steps, err ? { err } : { signal: signal ?? first?.signal }));
     },
   );
   const onSignal = (signal: NodeJS.Signals) => {
@@ -108,7 +108,7 @@ export function exitOnSignal(steps: ShutdownSteps, exit: (code: number) => void 
     }
     if (first !== undefined && Date.now() - first.at < DUPLICATE_SIGNAL_MS) return;
     steps.logger.error({ signal }, 'second signal during the shutdown: exiting 1 now');
-    void steps.drainLogs(FORCED_EXIT_DRAIN_MS).then(() => exit(1));
+    void steps.drainLogs(FORCED_EXIT_DRAIN_MS).then(() => process.exit(1));
   };
   for (const signal of STOP_SIGNALS) process.on(signal, onSignal);
 }

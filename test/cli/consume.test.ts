@@ -271,4 +271,46 @@ describe('ebdedup consume', () => {
     expect(await main(noRedis.ctx)).toBe(2);
     expect(noRedis.stderr()).toMatch(/REDIS_URL/);
   });
+
+  it('names a Redis URL it cannot parse without its password, and exits 2', async () => {
+    // Arrange: each password ends the authority early (at / or ?), so the URL does not parse
+    const fromOption = captureContext([
+      'consume',
+      '--group',
+      'g',
+      '--redis-url',
+      'redis://:pa/secret@127.0.0.1:6379',
+    ]);
+    const fromEnv = captureContext(['consume', '--group', 'g'], {
+      env: { REDIS_URL: 'redis://default:p?secret@127.0.0.1:6379/0' },
+    });
+
+    // Act
+    const codes = [await main(fromOption.ctx), await main(fromEnv.ctx)];
+
+    // Assert
+    expect(codes).toEqual([2, 2]);
+    expect(fromOption.stderr()).toBe(
+      'ebdedup consume: --redis-url "redis://***@127.0.0.1:6379" is not a Redis URL\n',
+    );
+    expect(fromEnv.stderr()).toBe(
+      'ebdedup consume: REDIS_URL "redis://***@127.0.0.1:6379/0" is not a Redis URL\n',
+    );
+    for (const run of [fromOption, fromEnv]) expect(run.stdout() + run.stderr()).not.toContain('secret');
+  });
+
+  it('names the Redis it cannot reach without a password that / cut short', async () => {
+    // Arrange: this parses as user-less host 127.0.0.1, port 1 (nothing listens), path `/pw-secret@…`
+    const run = captureContext(['consume', '--group', 'g', '--once'], {
+      env: { REDIS_URL: 'redis://127.0.0.1:1/pw-secret@127.0.0.1:6379' },
+    });
+
+    // Act
+    const code = await main(run.ctx);
+
+    // Assert
+    expect(code).toBe(1);
+    expect(run.stderr()).toMatch(/^consume: redis:\/\/\*\*\*@127\.0\.0\.1:6379: /);
+    expect(run.stdout() + run.stderr()).not.toContain('secret');
+  });
 });

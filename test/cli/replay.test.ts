@@ -422,6 +422,26 @@ describe('ebdedup replay', () => {
     expect(withPassword.stderr()).not.toContain('secret');
   });
 
+  it('hides a password holding / ? or # in a --url that is not a URL', async () => {
+    // Arrange: the password ends at the last @, not at the first / ? or #
+    const withScheme = captureContext(['x.json', '--url', 'https://ops:pw/secret@127.0.0.1/events']);
+    const hinted = captureContext(['x.json', '--url', 'ops:pw/secret@127.0.0.1:3000/events']);
+    const query = captureContext(['x.json', '--url', 'https://ops:pw?secret@127.0.0.1/events']);
+    const fragment = captureContext(['x.json', '--url', 'https://ops:pw#secret@127.0.0.1/events']);
+    const runs = [withScheme, hinted, query, fragment];
+
+    // Act
+    const codes = await Promise.all(runs.map((r) => runReplay(r.ctx)));
+
+    // Assert
+    expect(codes).toEqual([2, 2, 2, 2]);
+    expect(withScheme.stderr()).toBe('ebdedup replay: --url "https://***@127.0.0.1/events" is not a URL\n');
+    expect(hinted.stderr()).toContain('did you mean http://***@127.0.0.1:3000/events?');
+    for (const run of runs) {
+      expect(run.stdout() + run.stderr()).not.toContain('secret');
+    }
+  });
+
   it('does not retry a 401 when no credentials were given, and says so', async () => {
     server = await startStandIn((_request, response) => {
       sendJson(response, 401, { error: 'unauthorized' });

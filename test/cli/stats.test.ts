@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { summarizeLatencies } from '../../src/cli/stats.js';
+import { LatencyRecorder, type LatencySummary } from '../../src/cli/stats.js';
 import { seededRandom } from '../helpers/seeded-random.js';
 
 /** The nearest-rank percentile of sorted values, computed exactly: what the histogram must approach. */
@@ -8,19 +8,31 @@ function exactPercentile(sorted: Float64Array, p: number): number {
   return sorted[rank - 1] as number;
 }
 
-describe('latency statistics', () => {
+/** The summary of a LatencyRecorder given `values` one at a time. */
+function recorded(values: Iterable<number>): LatencySummary {
+  const recorder = new LatencyRecorder();
+  for (const value of values) recorder.record(value);
+  return recorder.summary();
+}
+
+describe('LatencyRecorder', () => {
   it('uses nearest-rank percentiles', () => {
     const values = Array.from({ length: 100 }, (_, i) => 100 - i);
 
-    expect(summarizeLatencies(values)).toEqual({ p50: 50, p90: 90, p99: 99, max: 100 });
-    expect(summarizeLatencies([7])).toEqual({ p50: 7, p90: 7, p99: 7, max: 7 });
-    expect(summarizeLatencies([0, 0, 3])).toEqual({ p50: 0, p90: 3, p99: 3, max: 3 });
-    expect(summarizeLatencies([])).toEqual({ p50: 0, p90: 0, p99: 0, max: 0 });
+    expect(recorded(values)).toEqual({ p50: 50, p90: 90, p99: 99, max: 100 });
+    expect(recorded([7])).toEqual({ p50: 7, p90: 7, p99: 7, max: 7 });
+    expect(recorded([0, 0, 3])).toEqual({ p50: 0, p90: 3, p99: 3, max: 3 });
+    expect(recorded([])).toEqual({ p50: 0, p90: 0, p99: 0, max: 0 });
+  });
+
+  it('records a negative, fractional or non-finite latency as whole milliseconds from 0', () => {
+    expect(recorded([-5, Number.NaN, 2.6])).toEqual({ p50: 0, p90: 3, p99: 3, max: 3 });
   });
 
   it('summarises 200,000 latencies without a stack overflow, exact below 2 s and within 0.1 % above', () => {
     // Arrange: Math.max(...values) threw "Maximum call stack size exceeded" from about 130,000 values. Mostly
-    // fast answers, a slow tail up to two minutes (retries with backoff), one exact maximum far out.
+    // fast answers, a slow tail up to two minutes (retries with backoff), one exact maximum far out, past the
+    // histogram's first range (it grows).
     const random = seededRandom(19);
     const values = new Float64Array(200_000);
     for (let i = 0; i < values.length; i++) {
@@ -29,9 +41,11 @@ describe('latency statistics', () => {
     }
     values[123_456] = 187_321;
     const sorted = values.slice().sort();
+    const recorder = new LatencyRecorder();
 
     // Act
-    const summary = summarizeLatencies(values);
+    for (const value of values) recorder.record(value);
+    const summary = recorder.summary();
 
     // Assert
     expect(summary.max).toBe(187_321);

@@ -1,11 +1,10 @@
-import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { sleep } from '../helpers/ports.js';
 import { RedisServer } from '../helpers/redis-server.js';
 import { AUDIT, loadSample } from '../helpers/samples.js';
 import { ServerProcess } from '../helpers/server-process.js';
+import { slowSinkModule } from '../helpers/sinks.js';
 
 /**
  * Issue 20, part 2: stopping `npm start` must stop the receiver. npm forwards SIGTERM and SIGINT to its script's
@@ -89,12 +88,7 @@ describe('stopping `npm start`', () => {
 
   it('finishes the in-flight request when the whole process group gets SIGTERM (Ctrl-C, a process manager)', async () => {
     // Arrange: npm forwards the signal and the receiver gets the group's copy too: one stop, not two.
-    const dir = mkdtempSync(join(tmpdir(), 'ebdedup-sink-'));
-    const module = join(dir, 'slow-sink.mjs');
-    writeFileSync(
-      module,
-      'export async function handle() { await new Promise((r) => setTimeout(r, 700)); }\n',
-    );
+    const module = slowSinkModule(700);
     const npm = await npmStart({ SINK: 'module', SINK_MODULE: module });
     const body = JSON.stringify({ ...loadSample(AUDIT), source: 'custom.app', detail: { n: Date.now() } });
     const inFlight = fetch(`${npm.url}/events`, {

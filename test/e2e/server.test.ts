@@ -1,11 +1,10 @@
-import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { sleep } from '../helpers/ports.js';
 import { RedisServer } from '../helpers/redis-server.js';
 import { AUDIT, SAMPLES_DIR } from '../helpers/samples.js';
 import { ServerProcess } from '../helpers/server-process.js';
+import { slowSinkModule } from '../helpers/sinks.js';
 
 const API_KEY = 'e2e-key-7f3a9c';
 
@@ -68,12 +67,7 @@ describe('the built server as a process', () => {
   });
 
   it('finishes an in-flight request, then exits 0 on SIGTERM', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'ebdedup-sink-'));
-    const module = join(dir, 'slow-sink.mjs');
-    writeFileSync(
-      module,
-      'export async function handle() { await new Promise((r) => setTimeout(r, 700)); }\n',
-    );
+    const module = slowSinkModule(700);
     const server = await ServerProcess.start({
       REDIS_URL: redis.url,
       API_KEYS: API_KEY,
