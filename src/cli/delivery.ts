@@ -89,6 +89,21 @@ export function apiDestinationHeaders(authHeaders: Record<string, string>): Reco
   return { 'user-agent': USER_AGENT, 'content-type': CONTENT_TYPE, ...authHeaders };
 }
 
+/** The receiver as an API destination reaches it: its URL, the connection's credentials, the delivery flags. */
+export function receiverOf(
+  url: URL,
+  auth: { headers: Record<string, string>; anonymous: boolean },
+  flags: { timeoutMs: number; policy: RetryPolicy },
+): Receiver {
+  return {
+    url,
+    headers: apiDestinationHeaders(auth.headers),
+    timeoutMs: flags.timeoutMs,
+    policy: flags.policy,
+    anonymous: auth.anonymous,
+  };
+}
+
 /** A keep-alive connection pool to the receiver, `connections` wide. */
 export function receiverPool(url: URL, connections: number, timeoutMs: number): Pool {
   return new Pool(url.origin, { connections, keepAliveTimeout: 10_000, connect: { timeout: timeoutMs } });

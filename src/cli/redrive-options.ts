@@ -12,7 +12,7 @@ import {
   sourceUsage,
 } from './aws-options.js';
 import { DELIVERY_OPTIONS, deliveryFlags, deliveryOptionsUsage, httpUrl } from './command-options.js';
-import { apiDestinationHeaders, DEFAULT_TIMEOUT_MS, parseReceiverUrl, type Receiver } from './delivery.js';
+import { DEFAULT_TIMEOUT_MS, parseReceiverUrl, type Receiver, receiverOf } from './delivery.js';
 import { CliError, type ResolvedContext } from './io.js';
 import { DEFAULT_PUT_TIMEOUT_MS } from './put-events-send.js';
 import { RECEIVER_OPTIONS } from './replay.js';
@@ -163,16 +163,7 @@ export async function parseRedriveOptions(ctx: ResolvedContext): Promise<Redrive
   if (bus === undefined) {
     const url = parseReceiverUrl('redrive', stringOption(values, 'url'));
     const auth = resolveAuth('redrive', values, ctx.env);
-    destination = {
-      kind: 'receiver',
-      receiver: {
-        url,
-        headers: apiDestinationHeaders(auth.headers),
-        timeoutMs: flags.timeoutMs,
-        policy: flags.policy,
-        anonymous: auth.anonymous,
-      },
-    };
+    destination = { kind: 'receiver', receiver: receiverOf(url, auth, flags) };
   } else {
     for (const name of ['api-key', 'basic', 'bearer']) {
       if (stringOption(values, name) !== undefined) {

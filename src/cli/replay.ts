@@ -3,7 +3,6 @@ import { resolveAuth } from './auth.js';
 import { DELIVERY_OPTIONS, deliveryFlags, deliveryOptionsUsage, openCommand } from './command-options.js';
 import { forEachConcurrently } from './concurrency.js';
 import {
-  apiDestinationHeaders,
   CONTENT_TYPE,
   DEFAULT_TIMEOUT_MS,
   type Delivery,
@@ -12,6 +11,7 @@ import {
   parseReceiverUrl,
   printNoCredentialsHint,
   type Receiver,
+  receiverOf,
   receiverPool,
   USER_AGENT,
 } from './delivery.js';
@@ -106,13 +106,7 @@ function parseReplayOptions(ctx: ResolvedContext): ReplayOptions | 'help' {
   const flags = deliveryFlags('replay', values, DEFAULT_TIMEOUT_MS);
   return {
     ...flags,
-    receiver: {
-      url,
-      headers: apiDestinationHeaders(auth.headers),
-      timeoutMs: flags.timeoutMs,
-      policy: flags.policy,
-      anonymous: auth.anonymous,
-    },
+    receiver: receiverOf(url, auth, flags),
     paths: positionals,
     times: intOption('replay', values, 'times', 1, 1, 1_000_000),
     republish: flagOption(values, 'republish'),
