@@ -85,7 +85,7 @@ export function parseReceiverUrl(command: string, raw: string | undefined): URL 
 }
 
 /** The headers an API destination sends, with the connection's auth header. */
-export function apiDestinationHeaders(authHeaders: Record<string, string>): Record<string, string> {
+function apiDestinationHeaders(authHeaders: Record<string, string>): Record<string, string> {
   return { 'user-agent': USER_AGENT, 'content-type': CONTENT_TYPE, ...authHeaders };
 }
 
