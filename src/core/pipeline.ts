@@ -2,7 +2,7 @@ import type { Logger } from 'pino';
 import { type EventSchemaMode, type ValidatedEvent, validateEvent } from '../events/envelope.js';
 import { loneSurrogateIssue } from '../events/json-checks.js';
 import type { KeyStrategy, RequestHeaders } from '../events/keys.js';
-import type { Sink, SinkContext } from '../sinks/types.js';
+import type { Sink } from '../sinks/types.js';
 import { type IdempotencyStore, ReplicationWaitError } from '../store/types.js';
 import {
   InProgressError,
@@ -13,6 +13,7 @@ import {
   ReceiverError,
   StoreUnavailableError,
 } from './errors.js';
+import { SinkCall } from './sink-call.js';
 
 /**
  * The receiver's core: validate → key → claim → sink under a deadline → complete or release. It knows
@@ -370,41 +371,6 @@ export class DedupPipeline {
 /** A sink's own ReceiverError (422 from the http sink, say) chooses the answer; anything else is a 500. */
 function sinkFailure(key: string, error: unknown): ReceiverError {
   return error instanceof ReceiverError ? error : new ProcessingFailedError(key, { cause: error });
-}
-
-/**
- * The context of one sink call. Its AbortSignal is made only when the sink reads it: most sinks are
- * synchronous or never look, and an AbortController per event is a measurable share of a request's cost.
- */
-class SinkCall implements SinkContext {
-  readonly key: string;
-  readonly rawBody: string;
-  readonly eventId: string | undefined;
-  readonly detailType: string | undefined;
-  readonly logger: Logger;
-  private controller: AbortController | undefined;
-  private abortReason: { reason: unknown } | undefined;
-
-  constructor(key: string, rawBody: string, trace: RequestTrace, logger: Logger) {
-    this.key = key;
-    this.rawBody = rawBody;
-    this.eventId = trace.eventId;
-    this.detailType = trace.detailType;
-    this.logger = logger;
-  }
-
-  get signal(): AbortSignal {
-    if (this.controller === undefined) {
-      this.controller = new AbortController();
-      if (this.abortReason) this.controller.abort(this.abortReason.reason);
-    }
-    return this.controller.signal;
-  }
-
-  abort(reason: unknown): void {
-    if (this.controller) this.controller.abort(reason);
-    else this.abortReason = { reason };
-  }
 }
 
 /** How long a failed completion write is retried before the claim is left to lapse. */
