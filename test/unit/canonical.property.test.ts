@@ -66,6 +66,17 @@ const narrowJson: fc.Arbitrary<unknown> = fc
   }))
   .value.map(roundTrip);
 
+/** Whether the configuration would take `field` (it trims each entry, and refuses what is not a path at start). */
+function isConfigurablePath(field: string): boolean {
+  if (field !== field.trim()) return false;
+  try {
+    parsePath(field);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** DEDUP_IGNORE_FIELDS as an operator writes them: some hit an event's fields, some do not. */
 const ignoreField = fc.oneof(
   fc
@@ -77,7 +88,8 @@ const ignoreField = fc.oneof(
       ),
       { minLength: 1, maxLength: 4 },
     )
-    .map((segments) => segments.join('.')),
+    .map((segments) => segments.join('.'))
+    .filter(isConfigurablePath),
   fc
     .array(segment, { minLength: 1, maxLength: 3 })
     .map((segments) => ['detail', 'eventBody', ...segments].join('.')),
