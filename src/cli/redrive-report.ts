@@ -67,49 +67,115 @@ export interface RedriveSummary {
   error?: string;
   elapsedMs: number;
   exitCode: number;
-  messages: MessageResult[];
+  /** With --json only: one object per message, in the order they were handled. */
+  messages?: MessageResult[];
 }
 
-export function summarizeRedrive(
-  results: readonly MessageResult[],
-  meta: { queueUrl: string; to: string; dryRun: boolean; error?: string; elapsedMs: number },
-): RedriveSummary {
-  const count = (outcome: RedriveOutcome) => results.filter((r) => r.outcome === outcome).length;
-  const byErrorCode: Record<string, ErrorCodeGroup> = {};
-  for (const r of results) {
-    const group = byErrorCode[r.errorCode] ?? { messages: 0, deleted: 0, left: 0 };
-    group.messages++;
-    if (r.deleted) group.deleted++;
-    else group.left++;
-    byErrorCode[r.errorCode] = group;
-  }
-  const deleted = results.filter((r) => r.deleted).length;
-  const left = results.length - deleted;
-  const tookButKept = new Set<RedriveOutcome>(['processed', 'duplicate', 'delivered', 'put']);
-  const summary: RedriveSummary = {
-    queueUrl: meta.queueUrl,
-    to: meta.to,
-    dryRun: meta.dryRun,
-    received: results.length,
-    processed: count('processed'),
-    duplicate: count('duplicate'),
-    delivered: count('delivered'),
-    put: count('put'),
-    rejected: count('rejected'),
-    failed: count('failed'),
-    notRedrivable: count('not-redrivable'),
-    unusable: count('unusable'),
-    deleted,
-    left,
-    deleteFailed: results.filter((r) => !r.deleted && tookButKept.has(r.outcome)).length,
-    byErrorCode,
-    elapsedMs: Math.round(meta.elapsedMs),
-    // A dry run leaves everything on purpose; a real run fails when anything that should have gone is left.
-    exitCode: meta.error !== undefined || (!meta.dryRun && left > 0) ? EXIT_FAILED : EXIT_OK,
-    messages: [...results],
+/** Taken by the receiver or the bus: such a message should have been deleted. */
+const TAKEN: ReadonlySet<RedriveOutcome> = new Set<RedriveOutcome>([
+  'processed',
+  'duplicate',
+  'delivered',
+  'put',
+]);
+
+/**
+ * The redrive's running totals, counted as each message's result arrives: a redrive after an outage may take
+ * hundreds of thousands of messages, and the progress bar reads these counts after every round. Without --json
+ * no result is kept; with --json they are (the output's `messages` is one object per message), so that list alone
+ * grows with the run.
+ */
+export class RedriveTally {
+  private readonly outcomes: Record<RedriveOutcome, number> = {
+    listed: 0,
+    processed: 0,
+    duplicate: 0,
+    delivered: 0,
+    put: 0,
+    rejected: 0,
+    failed: 0,
+    'not-redrivable': 0,
+    unusable: 0,
   };
-  if (meta.error !== undefined) summary.error = meta.error;
-  return summary;
+  /** A Map, not an object: ERROR_CODE is whatever text the message carries, `__proto__` or `toString` too. */
+  private readonly groups = new Map<string, ErrorCodeGroup>();
+  private readonly statuses = new Set<number>();
+  private received = 0;
+  private deleted = 0;
+  private deleteFailed = 0;
+  private readonly messages: MessageResult[] | undefined;
+
+  constructor(options: { keepMessages: boolean }) {
+    if (options.keepMessages) this.messages = [];
+  }
+
+  /** Counts one message; its delete must be settled (`deleted` final) by then. */
+  add(result: MessageResult): void {
+    this.received++;
+    this.outcomes[result.outcome]++;
+    const group = this.groups.get(result.errorCode) ?? { messages: 0, deleted: 0, left: 0 };
+    group.messages++;
+    if (result.deleted) {
+      this.deleted++;
+      group.deleted++;
+    } else {
+      group.left++;
+      if (TAKEN.has(result.outcome)) this.deleteFailed++;
+    }
+    this.groups.set(result.errorCode, group);
+    if (result.status !== undefined) this.statuses.add(result.status);
+    this.messages?.push(result);
+  }
+
+  get done(): number {
+    return this.received;
+  }
+
+  /** `deleted=…`, for the progress bar. */
+  progressLine(): string {
+    return `deleted=${this.deleted}`;
+  }
+
+  /** True when the receiver's last answer to some message had this status. */
+  answered(status: number): boolean {
+    return this.statuses.has(status);
+  }
+
+  summary(meta: {
+    queueUrl: string;
+    to: string;
+    dryRun: boolean;
+    error?: string;
+    elapsedMs: number;
+  }): RedriveSummary {
+    const { outcomes } = this;
+    const left = this.received - this.deleted;
+    // Fields in the order the JSON output has always had them.
+    const summary: RedriveSummary = {
+      queueUrl: meta.queueUrl,
+      to: meta.to,
+      dryRun: meta.dryRun,
+      received: this.received,
+      processed: outcomes.processed,
+      duplicate: outcomes.duplicate,
+      delivered: outcomes.delivered,
+      put: outcomes.put,
+      rejected: outcomes.rejected,
+      failed: outcomes.failed,
+      notRedrivable: outcomes['not-redrivable'],
+      unusable: outcomes.unusable,
+      deleted: this.deleted,
+      left,
+      deleteFailed: this.deleteFailed,
+      byErrorCode: Object.fromEntries([...this.groups].map(([code, group]) => [code, { ...group }])),
+      elapsedMs: Math.round(meta.elapsedMs),
+      // A dry run leaves everything on purpose; a real run fails when anything that should have gone is left.
+      exitCode: meta.error !== undefined || (!meta.dryRun && left > 0) ? EXIT_FAILED : EXIT_OK,
+    };
+    if (this.messages !== undefined) summary.messages = [...this.messages];
+    if (meta.error !== undefined) summary.error = meta.error;
+    return summary;
+  }
 }
 
 export function formatRedriveSummary(summary: RedriveSummary): string[] {

@@ -5,7 +5,7 @@ import { type DlqRecord, readDlqMessage } from './dlq-record.js';
 import { type CliContext, println, redactUrl } from './io.js';
 import { ProgressBar } from './progress.js';
 import { parseRedriveOptions, REDRIVE_USAGE } from './redrive-options.js';
-import { formatRedriveSummary, type MessageResult, summarizeRedrive } from './redrive-report.js';
+import { formatRedriveSummary, RedriveTally } from './redrive-report.js';
 import { deleteHandled, type Handled, listRound, postRound, putRound } from './redrive-rounds.js';
 import { receiveMessages, SQS_MAX_BATCH, type SqsMessage } from './sqs.js';
 
@@ -23,7 +23,8 @@ export async function runRedrive(input: CliContext): Promise<number> {
     destination.kind === 'receiver'
       ? receiverPool(destination.receiver.url, options.concurrency, destination.receiver.timeoutMs)
       : undefined;
-  const results: MessageResult[] = [];
+  // Each result is counted as its delete settles; only --json keeps them, since they are its `messages`.
+  const tally = new RedriveTally({ keepMessages: options.json });
   /** MessageIds handled in this run: one that shows again (its visibility timeout ran out) is not sent twice. */
   const seen = new Set<string>();
   const roundSize = Math.max(SQS_MAX_BATCH, options.concurrency);
@@ -81,7 +82,7 @@ export async function runRedrive(input: CliContext): Promise<number> {
       }
       await deleteHandled(handled, messages, dispatcher, options, ctx);
       for (const h of handled) {
-        results.push(h.result);
+        tally.add(h.result);
         if (!options.quiet) {
           progress.clear();
           const fate = options.dryRun ? '' : h.result.deleted ? ' deleted' : ' left';
@@ -89,9 +90,9 @@ export async function runRedrive(input: CliContext): Promise<number> {
         }
       }
       progress.update(
-        results.length,
-        `deleted=${results.filter((r) => r.deleted).length}`,
-        Math.max(results.length, options.max === Number.MAX_SAFE_INTEGER ? 0 : options.max),
+        tally.done,
+        tally.progressLine(),
+        Math.max(tally.done, options.max === Number.MAX_SAFE_INTEGER ? 0 : options.max),
       );
     }
   } finally {
@@ -102,14 +103,9 @@ export async function runRedrive(input: CliContext): Promise<number> {
 
   if (fatal !== undefined) println(ctx.stderr, `ebdedup redrive: ${fatal}`);
   if (destination.kind === 'receiver') {
-    printNoCredentialsHint(
-      ctx.stderr,
-      'redrive',
-      destination.receiver,
-      results.some((r) => r.status === 401),
-    );
+    printNoCredentialsHint(ctx.stderr, 'redrive', destination.receiver, tally.answered(401));
   }
-  const summary = summarizeRedrive(results, {
+  const summary = tally.summary({
     queueUrl: redactUrl(options.queueUrl),
     to,
     dryRun: options.dryRun,
