@@ -506,6 +506,49 @@ describe('ebdedup redrive', () => {
     expect(sqs.remaining()).toBe(1);
   });
 
+  it('with --json lists each message in the summary, in the order they were handled', async () => {
+    sqs = await startFakeSqs({ region: TEST_REGION, secrets: TEST_KEYS });
+    receiver = await startStandIn(
+      dedupReceiver(new Map(), (body) =>
+        body.includes('"evt-2"') ? { status: 400, body: { error: 'invalid_event' } } : undefined,
+      ),
+    );
+    const ids = [1, 2, 3].map((n) => sqs?.send(dlqBody(n), dlqAttributes('TIMEOUT')));
+    const run = redrive([...toReceiver(), '--json']);
+
+    const code = await runRedrive(run.ctx);
+
+    expect(code).toBe(1);
+    const summary = JSON.parse(run.stdout());
+    expect(summary).toMatchObject({ received: 3, processed: 2, rejected: 1, deleted: 2, left: 1 });
+    expect(summary.messages).toEqual([
+      {
+        messageId: ids[0],
+        errorCode: 'TIMEOUT',
+        outcome: 'processed',
+        deleted: true,
+        status: 200,
+        key: expect.any(String),
+      },
+      {
+        messageId: ids[1],
+        errorCode: 'TIMEOUT',
+        outcome: 'rejected',
+        deleted: false,
+        status: 400,
+        error: 'invalid_event',
+      },
+      {
+        messageId: ids[2],
+        errorCode: 'TIMEOUT',
+        outcome: 'processed',
+        deleted: true,
+        status: 200,
+        key: expect.any(String),
+      },
+    ]);
+  });
+
   it('draws a progress bar on a terminal and clears it before each line', async () => {
     sqs = await startFakeSqs({ region: TEST_REGION, secrets: TEST_KEYS });
     receiver = await startStandIn(dedupReceiver(new Map()));
