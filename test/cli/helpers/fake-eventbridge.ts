@@ -11,6 +11,9 @@ export const TEST_KEYS: Readonly<Record<string, string>> = {
   AKIDTEST: 'test/secret+key',
   AKIDPROFILE: 'profile-secret',
   AKIDPROCESS: 'process/secret+key',
+  // The temporary keys of an assumed role and of an SSO role (fake-identity.ts hands them out).
+  ASIAROLE: 'role/secret+key',
+  ASIASSO: 'sso/secret+key',
 };
 
 /** An entry as it comes over the wire (the shape put-events builds). */
