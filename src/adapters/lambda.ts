@@ -1,9 +1,14 @@
 import type { Logger } from 'pino';
 import { loadConfig, secretValues } from '../config/index.js';
 import { openRuntime } from '../core/create-pipeline.js';
-import { InvalidEventError, type ValidationIssue } from '../core/errors.js';
+import {
+  InvalidEventError,
+  ProcessingTimeoutError,
+  ReceiverError,
+  type ValidationIssue,
+} from '../core/errors.js';
 import { createLogger } from '../core/logger.js';
-import type { DedupOutcome, DedupPipeline } from '../core/pipeline.js';
+import type { DedupOutcome, DedupPipeline, RequestTrace } from '../core/pipeline.js';
 import { findNonFiniteNumber, NON_FINITE_NUMBER } from '../events/json-checks.js';
 
 /**
@@ -40,8 +45,10 @@ export function createLambdaHandler({
   pipeline: DedupPipeline;
   logger: Logger;
 }): EventBridgeLambdaHandler {
-  return async (event) => {
-    const trace = {};
+  return async (event, context) => {
+    // The invocation's id, which Lambda's own REPORT line and the DLQ message's RequestID attribute carry:
+    // pino writes to stdout itself, so its lines get no request id from the runtime as console's do.
+    const trace: RequestTrace & { requestId?: string } = { requestId: awsRequestId(context) };
     try {
       if (depthExceeds(event)) {
         throw new InvalidEventError([
@@ -58,18 +65,64 @@ export function createLambdaHandler({
       // dropped cannot be checked here: a member name written twice (the last was kept) and the digits of an
       // integer beyond 2^53 (README, Dedup keys).
       // The runtime has parsed the payload already: its bytes are gone, and this text is the closest to them.
-      const outcome = await pipeline.handle({ body: event, rawBody: JSON.stringify(event) }, {}, trace);
+      const outcome = await pipeline
+        .handle({ body: event, rawBody: JSON.stringify(event) }, {}, trace)
+        .catch((error: unknown) => awaitLateSink(error, logger, trace));
       logger.info({ ...trace, outcome: outcome.status }, 'event handled');
       return outcome;
     } catch (error) {
       if (error instanceof InvalidEventError) {
-        logger.warn({ ...trace, outcome: 'invalid', issues: error.issues }, 'invalid event: not retried');
+        const eventId = trace.eventId ?? idOf(event);
+        logger.warn(
+          { ...trace, eventId, outcome: 'invalid', issues: error.issues },
+          'invalid event: not retried',
+        );
         return { status: 'invalid', issues: error.issues };
       }
-      logger.error({ ...trace, err: error }, 'event failed: throwing so Lambda retries');
+      // A final failure (422 over HTTP: rejected downstream, poison event) is thrown too: only a failed
+      // invocation reaches the on-failure destination or DLQ, though Lambda's retries repeat it first.
+      const final = error instanceof ReceiverError && !error.retryable;
+      logger.error(
+        { ...trace, err: error },
+        final
+          ? 'event failed for good: throwing so that it reaches the DLQ (Lambda retries it first)'
+          : 'event failed: throwing so Lambda retries',
+      );
       throw error;
     }
   };
+}
+
+/**
+ * Past SINK_TIMEOUT_MS, HTTP answers 504 while the sink goes on, its claim's lease renewed by the process. Lambda
+ * would freeze the environment once the handler returns: the sink and the renewals stop, the lease lapses, and
+ * the retry (a minute later) processes the event again while the frozen sink can still finish when the
+ * environment thaws. So the invocation waits for the sink instead; if the function's timeout comes first, Lambda
+ * resets the environment (its sink is gone) and the retry claims the key once the lease has lapsed.
+ * https://docs.aws.amazon.com/lambda/latest/dg/lambda-runtime-environment.html
+ */
+async function awaitLateSink(
+  error: unknown,
+  logger: Logger,
+  trace: RequestTrace,
+): Promise<{ status: 'processed'; key: string }> {
+  if (!(error instanceof ProcessingTimeoutError) || error.late === undefined) throw error;
+  logger.warn(
+    { ...trace, err: error },
+    'sink past SINK_TIMEOUT_MS: waiting for it within the function timeout',
+  );
+  return error.late;
+}
+
+function awsRequestId(context: unknown): string | undefined {
+  const id = (context as { awsRequestId?: unknown } | null | undefined)?.awsRequestId;
+  return typeof id === 'string' ? id : undefined;
+}
+
+/** The EventBridge `id` of an event refused before validation read it, so that its log line names it. */
+function idOf(event: unknown): string | undefined {
+  const id = (event as { id?: unknown } | null | undefined)?.id;
+  return typeof id === 'string' ? id : undefined;
 }
 
 /** What one execution environment builds on its first invocation, and how to let it go. */

@@ -43,9 +43,13 @@ const hostPortList = list.refine((items) => items.every((item) => hostPort.test(
   message: 'expected comma-separated host:port pairs',
 });
 
-const redisUrl = optionalString.refine((value) => value === undefined || /^rediss?:\/\/.+/.test(value), {
-  message: 'expected a redis:// or rediss:// URL',
-});
+// URL.canParse as well: the store's client parses it with `new URL`, whose bare "Invalid URL" named no variable.
+const redisUrl = optionalString.refine(
+  (value) => value === undefined || (/^rediss?:\/\/.+/.test(value) && URL.canParse(value)),
+  {
+    message: 'expected a redis:// or rediss:// URL',
+  },
+);
 
 const httpUrl = optionalString.refine((value) => value === undefined || /^https?:\/\/.+/.test(value), {
   message: 'expected an http:// or https:// URL',

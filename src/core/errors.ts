@@ -137,6 +137,12 @@ export class ProcessingTimeoutError extends ReceiverError {
   constructor(
     readonly key: string,
     timeoutMs: number,
+    /**
+     * What the answer would have been without the deadline, once the still running sink settles (rejects as
+     * `handle` would). HTTP answers 504 at once and lets it settle; the Lambda adapter waits for it, because
+     * Lambda freezes the environment as soon as the handler returns, sink and lease heartbeat alike.
+     */
+    readonly late?: Promise<{ status: 'processed'; key: string }>,
   ) {
     super(`the sink passed its ${timeoutMs} ms deadline for key ${key}`);
   }

@@ -169,19 +169,27 @@ export class DedupPipeline {
 
     if ('late' in result) {
       // The claim stays until the sink settles: a retry meanwhile gets 409, then the final answer.
-      this.settleLater(
-        result.late.then(async (late) => {
-          await this.finish(late, held, claimedAt, ttlSeconds);
-        }),
-      );
-      throw new ProcessingTimeoutError(key, this.sinkTimeoutMs);
+      const late = result.late.then((settled) => this.conclude(settled, held, claimedAt, ttlSeconds));
+      // Its failure is the caller's to read if it waits (the Lambda adapter); recorded by finish() either way.
+      this.settleLater(late.then(ignore, ignore));
+      throw new ProcessingTimeoutError(key, this.sinkTimeoutMs, late);
     }
+    return this.conclude(result, held, claimedAt, ttlSeconds);
+  }
+
+  /** Records the sink's result (finish) and turns it into the answer: processed, or the failure to throw. */
+  private async conclude(
+    result: SinkResult,
+    held: HeldClaim,
+    claimedAt: number,
+    ttlSeconds: number,
+  ): Promise<{ status: 'processed'; key: string }> {
     const recorded = await this.finish(result, held, claimedAt, ttlSeconds);
-    if (!result.ok) throw sinkFailure(key, result.error);
+    if (!result.ok) throw sinkFailure(held.key, result.error);
     // Processed, and marked so on the master, but fewer replicas than REDIS_WAIT_REPLICAS confirmed it: a
     // failover could forget it. 503 makes EventBridge retry; the retry finds the key and waits for it again.
     if (recorded === 'unreplicated') throw new StoreUnavailableError('complete (replication)');
-    return { status: 'processed', key };
+    return { status: 'processed', key: held.key };
   }
 
   /**
@@ -372,6 +380,8 @@ export class DedupPipeline {
 function sinkFailure(key: string, error: unknown): ReceiverError {
   return error instanceof ReceiverError ? error : new ProcessingFailedError(key, { cause: error });
 }
+
+function ignore(): void {}
 
 /** How long a failed completion write is retried before the claim is left to lapse. */
 const COMPLETION_RETRY_MS = 5 * 60_000;

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { createLambdaHandler } from '../../src/adapters/lambda.js';
 import { createPipeline } from '../../src/core/create-pipeline.js';
-import { StoreUnavailableError } from '../../src/core/errors.js';
+import { ProcessingFailedError, StoreUnavailableError } from '../../src/core/errors.js';
 import { createLogger } from '../../src/core/logger.js';
 import { LogCapture, redisStore, testConfig } from '../helpers/app.js';
 import { RedisServer } from '../helpers/redis-server.js';
@@ -23,11 +23,10 @@ afterAll(async () => {
   await redis.close();
 });
 
-async function lambda(url = redis.url) {
-  const config = testConfig();
+async function lambda(url = redis.url, { env = {}, sink = new RecordingSink() } = {}) {
+  const config = testConfig(env);
   const store = redisStore(url);
   await store.connect();
-  const sink = new RecordingSink();
   const logs = new LogCapture();
   const logger = createLogger({ level: 'info', destination: logs.stream });
   const pipeline = createPipeline({ config, store, sink, logger });
@@ -115,6 +114,84 @@ describe('Lambda handler', () => {
     await expect(handler(loadSample(SAMPLE_FILES[0] as string))).rejects.toBeInstanceOf(
       StoreUnavailableError,
     );
+  });
+});
+
+/** The context the Node.js runtime passes (the fields this adapter reads, and the rest for realism). */
+function lambdaContext(awsRequestId = 'c6af9ac6-7b61-11e6-9a41-93e812345678') {
+  const deadline = Date.now() + 15_000;
+  return {
+    callbackWaitsForEmptyEventLoop: true,
+    functionName: 'ebdedup',
+    functionVersion: '$LATEST',
+    invokedFunctionArn: 'arn:aws:lambda:eu-west-1:123456789012:function:ebdedup',
+    memoryLimitInMB: '256',
+    awsRequestId,
+    logGroupName: '/aws/lambda/ebdedup',
+    logStreamName: '2025/01/01/[$LATEST]0123456789abcdef',
+    getRemainingTimeInMillis: () => deadline - Date.now(),
+  };
+}
+
+describe('Lambda handler past SINK_TIMEOUT_MS', () => {
+  // Lambda freezes the environment once the handler settles: a sink left running there, with its lease no longer
+  // renewed, would finish later besides the retry that claimed the lapsed key (both processing the event).
+  it('waits for a sink slower than SINK_TIMEOUT_MS and resolves processed, so its retry is a duplicate', async () => {
+    // Arrange
+    await redis.client().flushall();
+    const sink = new RecordingSink({ delayMs: 300 });
+    const { handler } = await lambda(redis.url, { env: { SINK_TIMEOUT_MS: '50' }, sink });
+    const event = loadSample(SAMPLE_FILES[0] as string);
+
+    // Act
+    const first = await handler(event, lambdaContext());
+    const retry = await handler(event, lambdaContext());
+
+    // Assert
+    expect(first).toEqual({ status: 'processed', key: expect.any(String) });
+    expect(retry).toMatchObject({ status: 'duplicate', key: first.status === 'processed' ? first.key : '' });
+    expect(sink.calls).toBe(1);
+  });
+
+  it('throws the failure of a sink slower than SINK_TIMEOUT_MS once it fails, and its retry processes the event', async () => {
+    // Arrange
+    await redis.client().flushall();
+    const sink = new RecordingSink({ delayMs: 300, failFirst: 1 });
+    const { handler } = await lambda(redis.url, { env: { SINK_TIMEOUT_MS: '50' }, sink });
+    const event = loadSample(SAMPLE_FILES[0] as string);
+
+    // Act
+    const first = handler(event, lambdaContext());
+    await expect(first).rejects.toBeInstanceOf(ProcessingFailedError);
+    const retry = await handler(event, lambdaContext());
+
+    // Assert
+    expect(retry.status).toBe('processed');
+    expect(sink.calls).toBe(2);
+  });
+});
+
+describe('Lambda handler log lines', () => {
+  it("carry the invocation's awsRequestId, and an invalid event's line names its id", async () => {
+    // Arrange
+    await redis.client().flushall();
+    const { handler, logs } = await lambda();
+    const valid = loadSample(SAMPLE_FILES[0] as string);
+    const { source: _gone, ...invalid } = loadSample(SAMPLE_FILES[1] as string);
+
+    // Act
+    await handler(valid, lambdaContext('request-processed'));
+    await handler(invalid, lambdaContext('request-invalid'));
+
+    // Assert
+    const lines = logs.lines();
+    expect(lines.find((line) => line.outcome === 'processed')).toMatchObject({
+      requestId: 'request-processed',
+    });
+    expect(lines.find((line) => line.outcome === 'invalid')).toMatchObject({
+      requestId: 'request-invalid',
+      eventId: invalid.id,
+    });
   });
 });
 

@@ -80,6 +80,13 @@ describe('configuration', () => {
     expect(errorOf({ NODE_ENV: 'production', ...env })).toMatch(expected);
   });
 
+  it('refuses a REDIS_URL that is no URL, naming the variable and not its password', () => {
+    const message = errorOf({ REDIS_URL: 'redis://ebdedup:Sup3rSecretPw@redis.internal:notaport' });
+
+    expect(message).toMatch(/REDIS_URL/);
+    expect(message).not.toContain('Sup3rSecretPw');
+  });
+
   it('refuses the memory store in AWS Lambda unless STORE=memory is explicit', () => {
     const lambda = { AWS_LAMBDA_FUNCTION_NAME: 'ebdedup', AUTH_MODE: 'none' };
 
