@@ -15,6 +15,13 @@ export interface ValidationIssue {
 }
 
 export abstract class ReceiverError extends Error {
+  constructor(message: string, options?: ErrorOptions) {
+    super(message, options);
+    // The class's own name, not 'Error': Lambda's runtime reports `name` as a failed invocation's errorType,
+    // in its log line and in the on-failure record (https://docs.aws.amazon.com/lambda/latest/dg/nodejs-exceptions.html).
+    this.name = new.target.name;
+  }
+
   abstract readonly code: string;
   abstract readonly statusCode: number;
   /** Seconds for a `Retry-After` header, where the status invites a retry. */

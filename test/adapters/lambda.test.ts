@@ -106,14 +106,15 @@ describe('Lambda handler', () => {
     expect(sink.handled[0]?.context.rawBody).toBe(JSON.stringify(event));
   });
 
-  it('throws a retryable failure so Lambda retries', async () => {
+  it('throws a retryable failure so Lambda retries, named for its errorType', async () => {
     const own = await RedisServer.start();
     const { handler } = await lambda(own.url);
     await own.close();
 
-    await expect(handler(loadSample(SAMPLE_FILES[0] as string))).rejects.toBeInstanceOf(
-      StoreUnavailableError,
-    );
+    const failure = handler(loadSample(SAMPLE_FILES[0] as string));
+
+    await expect(failure).rejects.toBeInstanceOf(StoreUnavailableError);
+    await expect(failure).rejects.toHaveProperty('name', 'StoreUnavailableError');
   });
 });
 
