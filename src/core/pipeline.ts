@@ -4,6 +4,7 @@ import { loneSurrogateIssue } from '../events/json-checks.js';
 import type { KeyStrategy, RequestHeaders } from '../events/keys.js';
 import type { Sink } from '../sinks/types.js';
 import { type IdempotencyStore, ReplicationWaitError } from '../store/types.js';
+import { ClaimLeases, type HeldClaim } from './claim-leases.js';
 import {
   InProgressError,
   InvalidEventError,
@@ -14,6 +15,7 @@ import {
   StoreUnavailableError,
 } from './errors.js';
 import { SinkCall } from './sink-call.js';
+import { runSinkWithDeadline, type SinkResult, type SinkRun } from './sink-deadline.js';
 
 /**
  * The receiver's core: validate → key → claim → sink under a deadline → complete or release. It knows
@@ -57,19 +59,6 @@ export interface PipelineOptions {
   storeFailure: 'fail-closed' | 'fail-open';
 }
 
-type SinkResult = { ok: true } | { ok: false; error: unknown };
-
-/** A sink's settled result, or, past SINK_TIMEOUT_MS, the sink (aborted) still running. */
-type SinkRun = SinkResult | { late: Promise<SinkResult> };
-
-const SINK_OK: SinkResult = Object.freeze({ ok: true });
-
-interface HeldClaim {
-  key: string;
-  token: string;
-  renewedAt: number;
-}
-
 export class DedupPipeline {
   private readonly store: IdempotencyStore;
   private readonly sink: Sink;
@@ -81,9 +70,8 @@ export class DedupPipeline {
   private readonly failOpen: boolean;
   /** Sinks still running after their request was answered 504, settled in the background. */
   private readonly settling = new Set<Promise<void>>();
-  /** Claims whose sink is running: the heartbeat renews their leases. */
-  private readonly held = new Set<HeldClaim>();
-  private readonly heartbeat: NodeJS.Timeout;
+  /** Claims whose sink is running, their leases renewed until completion or release. */
+  private readonly leases: ClaimLeases;
   private closing = false;
 
   constructor(options: PipelineOptions) {
@@ -95,10 +83,7 @@ export class DedupPipeline {
     this.leaseMs = options.leaseSeconds * 1000;
     this.sinkTimeoutMs = options.sinkTimeoutMs;
     this.failOpen = options.storeFailure === 'fail-open';
-    // One timer for all claims rather than one per request: a live holder renews a third of the way into its
-    // lease, so it never loses the claim while its sink runs; a dead one stops renewing and loses it.
-    this.heartbeat = setInterval(() => this.renewLeases(), Math.max(Math.floor(this.leaseMs / 3), 50));
-    this.heartbeat.unref();
+    this.leases = new ClaimLeases(this.store, this.leaseMs, this.logger);
   }
 
   async handle(
@@ -162,8 +147,7 @@ export class DedupPipeline {
     trace: RequestTrace,
   ): Promise<DedupOutcome> {
     const claimedAt = Date.now();
-    const held: HeldClaim = { key, token, renewedAt: claimedAt };
-    this.held.add(held);
+    const held = this.leases.hold(key, token, claimedAt);
     const running = this.runSink(event, rawBody, key, trace);
     const result = running instanceof Promise ? await running : running;
 
@@ -208,13 +192,13 @@ export class DedupPipeline {
     if (result.ok) {
       try {
         const recorded = await this.store.completeClaim(key, token, claimedAt, ttlSeconds);
-        this.held.delete(held);
+        this.leases.drop(held);
         if (!recorded)
           this.logger.warn({ key }, 'claim was taken over by another delivery before completion');
         return 'recorded';
       } catch (error) {
         if (error instanceof ReplicationWaitError) {
-          this.held.delete(held);
+          this.leases.drop(held);
           return 'unreplicated';
         }
         this.logger.error(
@@ -225,7 +209,7 @@ export class DedupPipeline {
         return 'retrying';
       }
     }
-    this.held.delete(held);
+    this.leases.drop(held);
     try {
       await this.store.releaseClaim(key, token);
     } catch (error) {
@@ -261,7 +245,7 @@ export class DedupPipeline {
         }
       }
     } finally {
-      this.held.delete(held);
+      this.leases.drop(held);
     }
   }
 
@@ -308,11 +292,6 @@ export class DedupPipeline {
     return { status: 'processed', key };
   }
 
-  /**
-   * Calls the sink under SINK_TIMEOUT_MS. A synchronous sink (the log sink) is answered as is, without a
-   * promise, a timer or an AbortController; past the deadline the sink's signal is aborted and the still
-   * running call comes back as `late`, for the caller to settle in the background.
-   */
   private runSink(
     event: ValidatedEvent,
     rawBody: string,
@@ -320,27 +299,7 @@ export class DedupPipeline {
     trace: RequestTrace,
   ): SinkRun | Promise<SinkRun> {
     const context = new SinkCall(key, rawBody, trace, this.logger);
-    let pending: Promise<void> | void;
-    try {
-      pending = this.sink.handle(event.body, context);
-    } catch (error) {
-      return { ok: false, error };
-    }
-    if (pending === undefined) return SINK_OK;
-    const run = Promise.resolve(pending).then(
-      (): SinkResult => SINK_OK,
-      (error: unknown): SinkResult => ({ ok: false, error }),
-    );
-    return new Promise<SinkRun>((resolve) => {
-      const deadline = setTimeout(() => {
-        context.abort(new Error(`SINK_TIMEOUT_MS (${this.sinkTimeoutMs} ms) passed`));
-        resolve({ late: run });
-      }, this.sinkTimeoutMs);
-      void run.then((result) => {
-        clearTimeout(deadline);
-        resolve(result);
-      });
-    });
+    return runSinkWithDeadline(this.sink, event, context, this.sinkTimeoutMs);
   }
 
   private settleLater(settlement: Promise<void>): void {
@@ -351,28 +310,11 @@ export class DedupPipeline {
     void tracked.finally(() => this.settling.delete(tracked));
   }
 
-  private renewLeases(): void {
-    const now = Date.now();
-    const due = now - this.leaseMs / 3;
-    for (const held of this.held) {
-      if (held.renewedAt > due) continue;
-      held.renewedAt = now;
-      this.store.renewClaim(held.key, held.token, this.leaseMs).then(
-        (renewed) => {
-          if (!renewed && this.held.has(held)) {
-            this.logger.warn({ key: held.key }, 'lost a claim while its sink was still running');
-          }
-        },
-        (error: unknown) => this.logger.warn({ err: error, key: held.key }, 'could not renew a claim lease'),
-      );
-    }
-  }
-
   /** Waits for sinks that outlived their request's deadline, then stops the heartbeat. */
   async close(): Promise<void> {
     this.closing = true;
     while (this.settling.size > 0) await Promise.all([...this.settling]);
-    clearInterval(this.heartbeat);
+    this.leases.close();
   }
 }
 
