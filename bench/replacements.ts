@@ -6,8 +6,8 @@ import { Registry } from 'prom-client';
 import { OverloadedError } from '../src/core/errors.js';
 import { type EventEnvelope, validateEvent, validateEventWithZod } from '../src/events/envelope.js';
 import { createKeyStrategy, sha256Base64Url } from '../src/events/keys.js';
-import { SECURITY_HEADERS } from '../src/http/app.js';
 import { outcomeLabel, ReceiverMetrics } from '../src/http/metrics.js';
+import { SECURITY_HEADERS } from '../src/http/security-headers.js';
 import type { BenchOptions } from './lib/args.js';
 import { BodyFactory, loadTemplates, randomNamespace } from './lib/bodies.js';
 import { runLoad } from './lib/load.js';
@@ -324,7 +324,7 @@ async function securityHeadersPair(): Promise<Pair> {
     name: 'security headers',
     library: '@fastify/helmet (defaults)',
     handWritten: 'one onRequest hook of constant headers',
-    where: 'src/http/app.ts',
+    where: 'src/http/security-headers.ts (the hook: src/http/app.ts)',
     runLibrary: injectWork(library),
     runHandWritten: injectWork(handWritten),
     blockMs: INJECT_BLOCK_MS,

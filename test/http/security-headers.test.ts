@@ -8,8 +8,8 @@ import { uniqueEvent } from '../helpers/samples.js';
 /**
  * @fastify/helmet is the reference for the receiver's security headers. The receiver does not register it: a bare
  * Fastify route with helmet ran at 0.56–0.65× of the same route without it (defaults or CSP off), so the
- * receiver sets its own header set from one synchronous hook (src/http/app.ts, SECURITY_HEADERS). This test holds
- * that set to helmet's: for every header helmet sets, the receiver sends the same or a stricter value, or the
+ * receiver sets its own header set (SECURITY_HEADERS, src/http/security-headers.ts) from one synchronous hook
+ * (src/http/app.ts). This test holds that set to helmet's: for every header helmet sets, the receiver sends the same or a stricter value, or the
  * header only matters to a document a browser renders (HTML), and the receiver's answers are never one.
  */
 
