@@ -1,9 +1,11 @@
 import { spawn } from 'node:child_process';
+import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, symlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, beforeEach, describe, expect, it, onTestFinished } from 'vitest';
 import { main } from '../../src/cli/main.js';
+import { partitionOf } from '../../src/sinks/redis-stream.js';
 import type { RedisStore } from '../../src/store/redis/index.js';
 import { redisStore } from '../helpers/app.js';
 import { sleep, waitFor } from '../helpers/ports.js';
@@ -41,7 +43,9 @@ async function append(
   const ids: string[] = [];
   for (let index = 0; index < count; index += 1) {
     const event = uniqueEvent();
-    const key = `k${index}-${String(event.id)}`;
+    // Entries go round the partitions in turn, so every partition holds some whatever ids were drawn.
+    let key = `k${index}-${String(event.id)}`;
+    while (partitionOf(key, partitions) !== index % partitions) key = `k${index}-${randomUUID()}`;
     await sink.processOnce(
       event,
       {
