@@ -44,7 +44,7 @@ export const DEFAULT_WAIT_SECONDS = 5;
 const common = deliveryOptionsUsage(
   26,
   DEFAULT_TIMEOUT_MS,
-  ` posting, ${DEFAULT_INVOKE_TIMEOUT_MS} invoking, ${DEFAULT_PUT_TIMEOUT_MS} for AWS calls`,
+  ` posting, ${DEFAULT_INVOKE_TIMEOUT_MS} invoking, ${DEFAULT_PUT_TIMEOUT_MS} AWS calls`,
 );
 
 export const REDRIVE_USAGE = `Usage: ebdedup redrive --queue-url URL (--url RECEIVER_URL | --to-bus NAME | --to-function NAME) [options]
@@ -68,8 +68,8 @@ Options:
                           receiver behind the bus; deleted once PutEvents accepted them
   --to-function NAME      instead of --url: invoke this Lambda function (name or ARN) with each event, for a
                           receiver run as the Lambda handler (endpoint AWS_ENDPOINT_URL_LAMBDA,
-                          AWS_ENDPOINT_URL, then https://lambda.REGION.amazonaws.com/); a function error, 429
-                          or 5xx is retried, any other refusal (404, 403 …) stops the run
+                          AWS_ENDPOINT_URL, then https://lambda.REGION.amazonaws.com/); a function error,
+                          429, 409 or 5xx is retried, any other refusal (404, 403 …) stops the run
 ${sourceUsage(26)}
   --region R              AWS region (default: the queue URL's, then AWS_REGION, AWS_DEFAULT_REGION, the
                           profile's region in ~/.aws/config)

@@ -93,6 +93,23 @@ describe('ebdedup redrive --to-function', () => {
     );
   });
 
+  it("calls and signs for the region a full ARN names, whatever the queue's", async () => {
+    lambda = await startFakeLambda({
+      region: 'us-east-1',
+      secrets: TEST_KEYS,
+      functions: { ebdedup: dedupFunction(new Map()) },
+    });
+    sqs?.send(dlqBody(1), dlqAttributes('SDK_CLIENT_ERROR'));
+    const run = redrive(['--to-function', functionArn('us-east-1', 'ebdedup')]);
+
+    const exit = await runRedrive(run.ctx);
+
+    expect(lambda.problems).toEqual([]);
+    expect(sqs?.problems).toEqual([]);
+    expect(exit).toBe(0);
+    expect(lambda.invocations).toHaveLength(1);
+  });
+
   it('leaves an event the function answers invalid in the queue and exits 1 (endpoint from AWS_ENDPOINT_URL)', async () => {
     await startLambda({ functions: { ebdedup: dedupFunction(new Map()) } });
     const { source: _gone, ...withoutSource } = JSON.parse(dlqBody(2));
