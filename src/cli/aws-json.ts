@@ -5,26 +5,48 @@ import { parseRetryAfter } from './retry.js';
 import { signRequest } from './sigv4.js';
 
 /**
- * One call to an AWS service over its JSON protocol (EventBridge `application/x-amz-json-1.1`, SQS
- * `application/x-amz-json-1.0`): a POST to the endpoint's `/`, the operation in `X-Amz-Target`, signed with
- * SigV4. Errors come back as a 4xx/5xx whose body names the type in `__type` (maybe `namespace#Type`) or in the
- * `x-amzn-errortype` header.
+ * One signed call to an AWS service. Over the JSON protocol (EventBridge `application/x-amz-json-1.1`, SQS
+ * `application/x-amz-json-1.0`) it is a POST to the endpoint's `/` with the operation in `X-Amz-Target`; a REST
+ * call (Lambda's Invoke) posts to a path of its own. Both are signed with SigV4, and errors come back as a
+ * 4xx/5xx whose body names the type in `__type` (maybe `namespace#Type`) or in the `x-amzn-errortype` header.
  * (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-json-faqs.html)
  */
 
 export interface AwsService {
   endpoint: URL;
   region: string;
-  /** The SigV4 signing name: `events`, `sqs`. */
+  /** The SigV4 signing name: `events`, `sqs`, `lambda`. */
   signingName: string;
   contentType: string;
   credentials: CredentialSource;
   timeoutMs: number;
 }
 
+/** A failed call: `retryable` says whether sending it again may help; `status` is absent when no answer came. */
+export type AwsError = {
+  kind: 'error';
+  retryable: boolean;
+  message: string;
+  type?: string;
+  status?: number;
+  retryAfterMs?: number;
+};
+
+export type ResponseHeaders = Record<string, string | string[] | undefined>;
+
+/** A 2xx answer as it came: the body's text and the headers (Lambda's Invoke answers in both). */
+export type AwsAnswer = { kind: 'ok'; status: number; headers: ResponseHeaders; text: string } | AwsError;
+
 export type AwsJsonAnswer =
   | { kind: 'ok'; status: number; json: Record<string, unknown>; text: string }
-  | { kind: 'error'; retryable: boolean; message: string; type?: string; retryAfterMs?: number };
+  | AwsError;
+
+/** One signed request: its path below the endpoint (default the endpoint's own), its headers, the body. */
+export interface AwsRequest {
+  path?: string;
+  headers: Record<string, string>;
+  body: string;
+}
 
 /** Error codes worth sending again (throttling, internal errors); anything else (AccessDenied…) is final. */
 export function isRetryableAwsError(code: string): boolean {
@@ -54,15 +76,21 @@ function parseObject(text: string): Record<string, unknown> {
   return {};
 }
 
-/** Sends one signed `target` call; never throws (a network failure is a retryable error answer). */
-export async function callAwsJson(
+/** The URL of `path` below the endpoint (which may have a path of its own, as a proxy's does). */
+function requestUrl(endpoint: URL, path: string | undefined): URL {
+  if (path === undefined) return endpoint;
+  const url = new URL(endpoint);
+  url.pathname = `${endpoint.pathname.replace(/\/$/, '')}${path}`;
+  return url;
+}
+
+/** Sends one signed request to `service`; never throws (a network failure is a retryable error answer). */
+export async function callAws(
   dispatcher: Agent,
   service: AwsService,
-  target: string,
-  payload: unknown,
+  input: AwsRequest,
   ctx: ResolvedContext,
-): Promise<AwsJsonAnswer> {
-  const body = JSON.stringify(payload);
+): Promise<AwsAnswer> {
   let credentials: AwsCredentials;
   try {
     credentials = await service.credentials();
@@ -71,26 +99,27 @@ export async function callAwsJson(
     // credential_process): final, like a refused signature. The SDK's message names no secret.
     return { kind: 'error', retryable: false, message: `AWS credentials: ${firstLine(error)}` };
   }
+  const url = requestUrl(service.endpoint, input.path);
   const headers = signRequest({
-    url: service.endpoint,
+    url,
     method: 'POST',
     service: service.signingName,
     region: service.region,
-    headers: { 'Content-Type': service.contentType, 'X-Amz-Target': target },
-    body,
+    headers: { 'Content-Type': service.contentType, ...input.headers },
+    body: input.body,
     credentials,
     date: ctx.clock(),
   });
   const where = redactUrl(service.endpoint);
   let status: number;
   let text: string;
-  let responseHeaders: Record<string, string | string[] | undefined>;
+  let responseHeaders: ResponseHeaders;
   try {
-    const response = await request(service.endpoint, {
+    const response = await request(url, {
       dispatcher,
       method: 'POST',
       headers,
-      body,
+      body: input.body,
       signal: AbortSignal.timeout(service.timeoutMs),
     });
     status = response.statusCode;
@@ -104,8 +133,8 @@ export async function callAwsJson(
         : `cannot reach ${where}: ${errorMessage(error)}`;
     return { kind: 'error', retryable: true, message };
   }
+  if (status >= 200 && status <= 299) return { kind: 'ok', status, headers: responseHeaders, text };
   const json = parseObject(text);
-  if (status >= 200 && status <= 299) return { kind: 'ok', status, json, text };
   const type = awsErrorType(json, responseHeaders['x-amzn-errortype']);
   const awsMessage =
     typeof json.message === 'string'
@@ -115,13 +144,32 @@ export async function callAwsJson(
         : undefined;
   const retryable = status >= 500 || status === 429 || (type !== undefined && isRetryableAwsError(type));
   const described = [type, awsMessage].filter((part) => part !== undefined).join(': ') || text.slice(0, 200);
-  const answer: AwsJsonAnswer = {
+  const answer: AwsError = {
     kind: 'error',
     retryable,
+    status,
     message: `${where} answered ${status}${described ? ` ${described}` : ''}`,
   };
   if (type !== undefined) answer.type = type;
   const retryAfterMs = parseRetryAfter(responseHeaders['retry-after'], ctx.clock().getTime());
   if (retryAfterMs !== undefined) answer.retryAfterMs = retryAfterMs;
   return answer;
+}
+
+/** One call over the JSON protocol: the operation in `X-Amz-Target`, posted to the endpoint, a JSON answer. */
+export async function callAwsJson(
+  dispatcher: Agent,
+  service: AwsService,
+  target: string,
+  payload: unknown,
+  ctx: ResolvedContext,
+): Promise<AwsJsonAnswer> {
+  const answer = await callAws(
+    dispatcher,
+    service,
+    { headers: { 'X-Amz-Target': target }, body: JSON.stringify(payload) },
+    ctx,
+  );
+  if (answer.kind === 'error') return answer;
+  return { kind: 'ok', status: answer.status, json: parseObject(answer.text), text: answer.text };
 }

@@ -90,7 +90,11 @@ export function commandCredentials(
 }
 
 /** The variable that names each service's own endpoint. */
-const ENDPOINT_VARIABLES = { events: 'AWS_ENDPOINT_URL_EVENTBRIDGE', sqs: 'AWS_ENDPOINT_URL_SQS' } as const;
+const ENDPOINT_VARIABLES = {
+  events: 'AWS_ENDPOINT_URL_EVENTBRIDGE',
+  sqs: 'AWS_ENDPOINT_URL_SQS',
+  lambda: 'AWS_ENDPOINT_URL_LAMBDA',
+} as const;
 
 /** A service's endpoint: `flag`, else its own variable, AWS_ENDPOINT_URL, then the region's public endpoint. */
 export function serviceEndpoint(

@@ -133,7 +133,8 @@ async function attemptOnce(pool: Pool, receiver: Receiver, body: string): Promis
   }
 }
 
-function parseJsonObject(text: string): Record<string, unknown> {
+/** The text as a JSON object; `{}` when it is not one. */
+export function parseJsonObject(text: string): Record<string, unknown> {
   try {
     const value: unknown = JSON.parse(text);
     return typeof value === 'object' && value !== null && !Array.isArray(value)
@@ -144,7 +145,8 @@ function parseJsonObject(text: string): Record<string, unknown> {
   }
 }
 
-function describeIssues(issues: unknown): string | undefined {
+/** The first three validation issues (`path: message`), for a line. */
+export function describeIssues(issues: unknown): string | undefined {
   if (!Array.isArray(issues) || issues.length === 0) return undefined;
   const parts = issues.slice(0, 3).map((issue) => {
     const record = typeof issue === 'object' && issue !== null ? (issue as Record<string, unknown>) : {};

@@ -13,6 +13,12 @@ import type { SqsMessage } from './sqs.js';
  * `failedMessages`, which names the failed events by `eventId` but does not carry them
  * (https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-custom-bus-retry.html). Such a record cannot be
  * posted; its events come back by replaying the bus's retained events to a subscriber (eb-custom-bus-replay).
+ *
+ * A Lambda function's own dead-letter queue (an asynchronous invocation that failed every attempt: the
+ * receiver's function throws what a retry may fix) gets the event as the body too, with RequestID (the last
+ * invocation's id, which its log lines carry), ErrorCode (a 3-digit HTTP status: 200 when the function itself
+ * failed) and ErrorMessage (its first 1 KB) as attributes
+ * (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html).
  */
 
 export interface DlqFailure {
@@ -24,6 +30,8 @@ export interface DlqFailure {
   /** RULE_ARN, or the subscriber's ARN. */
   source?: string;
   targetArn?: string;
+  /** A Lambda function's DLQ: RequestID, the id of the invocation that failed last. */
+  requestId?: string;
 }
 
 export type DlqContent =
@@ -66,8 +74,11 @@ function toNumber(value: unknown): number | undefined {
   return Number.isFinite(number) ? number : undefined;
 }
 
-/** Where each DlqFailure field is read from: a rule target's message attributes, or a subscriber's record. */
-type FailureFields = Readonly<Record<keyof DlqFailure, string>>;
+/**
+ * Where each DlqFailure field is read from: a rule target's or a function's message attributes, or a subscriber's
+ * record.
+ */
+type FailureFields = Readonly<Partial<Record<keyof DlqFailure, string>> & { errorCode: string }>;
 
 const RULE_TARGET_FIELDS: FailureFields = {
   errorCode: 'ERROR_CODE',
@@ -76,6 +87,12 @@ const RULE_TARGET_FIELDS: FailureFields = {
   retryAttempts: 'RETRY_ATTEMPTS',
   source: 'RULE_ARN',
   targetArn: 'TARGET_ARN',
+};
+
+const LAMBDA_FIELDS: FailureFields = {
+  errorCode: 'ErrorCode',
+  errorMessage: 'ErrorMessage',
+  requestId: 'RequestID',
 };
 
 const SUBSCRIBER_FIELDS: FailureFields = {
@@ -90,10 +107,18 @@ const SUBSCRIBER_FIELDS: FailureFields = {
 /** The failure's fields that are present (a summary or a JSON line shows only what is known). */
 function readFailure(values: Readonly<Record<string, unknown>>, fields: FailureFields): DlqFailure {
   const failure: DlqFailure = { errorCode: text(values[fields.errorCode]) ?? NO_ERROR_CODE };
-  const retryAttempts = toNumber(values[fields.retryAttempts]);
+  const retryAttempts =
+    fields.retryAttempts === undefined ? undefined : toNumber(values[fields.retryAttempts]);
   if (retryAttempts !== undefined) failure.retryAttempts = retryAttempts;
-  for (const name of ['errorMessage', 'exhaustedRetryCondition', 'source', 'targetArn'] as const) {
-    const value = text(values[fields[name]]);
+  for (const name of [
+    'errorMessage',
+    'exhaustedRetryCondition',
+    'source',
+    'targetArn',
+    'requestId',
+  ] as const) {
+    const field = fields[name];
+    const value = field === undefined ? undefined : text(values[field]);
     if (value !== undefined) failure[name] = value;
   }
   return failure;
@@ -115,7 +140,16 @@ export function readDlqMessage(message: SqsMessage): DlqRecord {
     parsed === undefined
       ? { kind: 'event', body: message.body }
       : { kind: 'event', body: message.body, event: parsed };
-  return { message, failure: readFailure(message.attributes, RULE_TARGET_FIELDS), content };
+  // EventBridge's attributes are upper case; a message without them but with Lambda's comes from the function.
+  const { attributes } = message;
+  const fromFunction =
+    attributes.ERROR_CODE === undefined &&
+    (attributes.RequestID !== undefined || attributes.ErrorCode !== undefined);
+  return {
+    message,
+    failure: readFailure(attributes, fromFunction ? LAMBDA_FIELDS : RULE_TARGET_FIELDS),
+    content,
+  };
 }
 
 /** `sqs:<MessageId> (event <id> <detail-type>)`: which message, and which event it holds, for the lines. */

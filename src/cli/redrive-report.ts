@@ -5,13 +5,16 @@ import { formatDuration } from './stats.js';
 export type RedriveOutcome =
   /** --dry-run: only listed. */
   | 'listed'
-  /** The receiver answered 2xx: processed, duplicate, or another 2xx. */
+  /** The receiver answered 2xx (processed, duplicate, or another 2xx), or the function processed or duplicate. */
   | 'processed'
   | 'duplicate'
   | 'delivered'
   /** --to-bus: PutEvents accepted the entry. */
   | 'put'
-  /** A final 4xx from the receiver, or an entry PutEvents refused for good. */
+  /**
+   * A final 4xx from the receiver, the function's invalid (or a failure it throws for good), or an entry PutEvents
+   * refused for good.
+   */
   | 'rejected'
   /** Still failing after the last attempt, or not sent because the run stopped. */
   | 'failed'
@@ -27,7 +30,7 @@ export interface MessageResult {
   outcome: RedriveOutcome;
   /** Deleted from the queue (after a 2xx, or after being written to --rejected-file). */
   deleted: boolean;
-  /** The receiver's last status. */
+  /** The receiver's (or Lambda's Invoke's) last status. */
   status?: number;
   key?: string;
   /** The event's id in EventBridge (--to-bus: the new one). */
@@ -44,7 +47,7 @@ export interface ErrorCodeGroup {
 
 export interface RedriveSummary {
   queueUrl: string;
-  /** The receiver URL, or `bus NAME`. */
+  /** The receiver URL, `bus NAME` or `function NAME`. */
   to: string;
   dryRun: boolean;
   received: number;

@@ -1,7 +1,7 @@
 import { appendFile } from 'node:fs/promises';
-import type { Agent, Pool } from 'undici';
+import type { Agent } from 'undici';
 import { forEachConcurrently } from './concurrency.js';
-import { deliver, formatDeliveryLine, isDelivered, type Receiver } from './delivery.js';
+import { type Delivery, type DeliveryResult, formatDeliveryLine, isDelivered } from './delivery.js';
 import { type DlqRecord, describeRecord } from './dlq-record.js';
 import { errorMessage, type ResolvedContext } from './io.js';
 import { batchEntries, buildEntry, type LabelledEntry } from './put-events-entries.js';
@@ -11,8 +11,8 @@ import type { MessageResult } from './redrive-report.js';
 import { deleteMessages, SQS_MAX_BATCH, type SqsMessage } from './sqs.js';
 
 /**
- * One round of a redrive: what becomes of the messages received together (listed, posted, put on a bus), and
- * the delete of those that may go.
+ * One round of a redrive: what becomes of the messages received together (listed, posted, invoked with, put on a
+ * bus), and the delete of those that may go.
  */
 
 /** One message's result, before its delete: `remove` says whether it may be deleted. */
@@ -38,17 +38,21 @@ function dryRunLine(record: DlqRecord): string {
   if (failure.exhaustedRetryCondition !== undefined)
     parts.push(`exhausted=${failure.exhaustedRetryCondition}`);
   if (failure.source !== undefined) parts.push(`from=${failure.source}`);
+  if (failure.requestId !== undefined) parts.push(`request=${failure.requestId}`);
   if (failure.errorMessage !== undefined) parts.push(`(${failure.errorMessage})`);
   return parts.join(' ');
 }
 
 /** --dry-run: each message listed, nothing posted or deleted. */
-export function listRound(records: readonly DlqRecord[]): Handled[] {
-  return records.map((record) => ({
-    result: { ...baseResult(record), outcome: 'listed' },
-    line: dryRunLine(record),
-    remove: false,
-  }));
+export function listRound(records: readonly DlqRecord[]): RoundResult {
+  const handled = records.map(
+    (record): Handled => ({
+      result: { ...baseResult(record), outcome: 'listed' },
+      line: dryRunLine(record),
+      remove: false,
+    }),
+  );
+  return { handled };
 }
 
 function notRedrivable(record: DlqRecord): Handled {
@@ -70,28 +74,50 @@ function rejectedLine(record: DlqRecord, status: number | undefined, error: stri
   })}\n`;
 }
 
-export async function postRound(
+/** What a round does with its messages: the handled ones, and why the run stops, if it must. */
+export interface RoundResult {
+  handled: Handled[];
+  fatal?: string;
+}
+
+/** Hands one event over (posts it to the receiver, invokes the function): its result, and `fatal` to stop. */
+export type Send = (delivery: Delivery) => Promise<{ result: DeliveryResult; fatal?: string }>;
+
+/** An event left unsent because the run was stopping (another message's answer was fatal). */
+function notSent(record: DlqRecord): Handled {
+  return {
+    result: { ...baseResult(record), error: 'not sent: the run stopped' },
+    line: `failed - ${describeRecord(record)} (not sent: the run stopped) dlq=${record.failure.errorCode}`,
+    remove: false,
+  };
+}
+
+/**
+ * --url and --to-function: each event handed over on its own, `--concurrency` at once. Taken (processed,
+ * duplicate, another 2xx) may go; refused for good (invalid) may go once written to --rejected-file. After a fatal
+ * answer nothing more is sent; what is in flight finishes.
+ */
+export async function deliveryRound(
   records: readonly DlqRecord[],
-  receiver: Receiver,
-  pool: Pool,
+  send: Send,
   options: RedriveOptions,
-  ctx: ResolvedContext,
-): Promise<Handled[]> {
+): Promise<RoundResult> {
   const handled: Handled[] = new Array(records.length);
+  let fatal: string | undefined;
   await forEachConcurrently(records.length, options.concurrency, async (index) => {
     const record = records[index] as DlqRecord;
     if (record.content.kind !== 'event') {
       handled[index] = notRedrivable(record);
       return;
     }
-    const label = describeRecord(record);
-    // The body is the event as EventBridge would have sent it: posted as it is, never re-serialised.
-    const delivery = await deliver(
-      { label, republished: false, body: record.content.body },
-      pool,
-      receiver,
-      ctx,
-    );
+    if (fatal !== undefined) {
+      handled[index] = notSent(record);
+      return;
+    }
+    // The body is the event as EventBridge would have sent it: handed over as it is, never re-serialised.
+    const sent = await send({ label: describeRecord(record), republished: false, body: record.content.body });
+    fatal ??= sent.fatal;
+    const delivery = sent.result;
     const result: MessageResult = { ...baseResult(record), outcome: 'failed' };
     if (delivery.status !== undefined) result.status = delivery.status;
     if (delivery.key !== undefined) result.key = delivery.key;
@@ -113,7 +139,7 @@ export async function postRound(
     }
     handled[index] = { result, line: `${formatDeliveryLine(delivery)} dlq=${result.errorCode}`, remove };
   });
-  return handled;
+  return fatal === undefined ? { handled } : { handled, fatal };
 }
 
 export async function putRound(
@@ -122,7 +148,7 @@ export async function putRound(
   dispatcher: Agent,
   options: RedriveOptions,
   ctx: ResolvedContext,
-): Promise<{ handled: Handled[]; fatal?: string }> {
+): Promise<RoundResult> {
   const handled: Handled[] = new Array(records.length);
   const entries: LabelledEntry[] = [];
   const indexOf = new Map<string, number>();

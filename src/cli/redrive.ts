@@ -1,13 +1,57 @@
 import { Agent } from 'undici';
 import { openCommand } from './command-options.js';
-import { printNoCredentialsHint, receiverPool } from './delivery.js';
+import { deliver, printNoCredentialsHint, receiverPool } from './delivery.js';
 import { type DlqRecord, readDlqMessage } from './dlq-record.js';
-import { type CliContext, println, redactUrl } from './io.js';
+import { type CliContext, println, type ResolvedContext, redactUrl } from './io.js';
+import { invokeFunction } from './lambda-invoke.js';
 import { ProgressBar } from './progress.js';
-import { parseRedriveOptions, REDRIVE_USAGE } from './redrive-options.js';
+import {
+  type Destination,
+  parseRedriveOptions,
+  REDRIVE_USAGE,
+  type RedriveOptions,
+} from './redrive-options.js';
 import { formatRedriveSummary, RedriveTally } from './redrive-report.js';
-import { deleteHandled, type Handled, listRound, postRound, putRound } from './redrive-rounds.js';
+import {
+  deleteHandled,
+  deliveryRound,
+  listRound,
+  putRound,
+  type RoundResult,
+  type Send,
+} from './redrive-rounds.js';
 import { receiveMessages, SQS_MAX_BATCH, type SqsMessage } from './sqs.js';
+
+/** `to` in the summary: the receiver's URL (credentials hidden), `bus NAME` or `function NAME`. */
+function describeDestination(destination: Destination): string {
+  if (destination.kind === 'bus') return `bus ${destination.bus}`;
+  if (destination.kind === 'function') return `function ${destination.functionName}`;
+  return redactUrl(destination.receiver.url);
+}
+
+interface Rounds {
+  run: (records: readonly DlqRecord[]) => Promise<RoundResult>;
+  close: () => Promise<void>;
+}
+
+/** What each round does with its messages: lists them, puts them on the bus, or sends each on its own. */
+function openRounds(options: RedriveOptions, dispatcher: Agent, ctx: ResolvedContext): Rounds {
+  const { destination } = options;
+  const none = async () => undefined;
+  if (options.dryRun) return { run: async (records) => listRound(records), close: none };
+  if (destination.kind === 'bus') {
+    return { run: (records) => putRound(records, destination, dispatcher, options, ctx), close: none };
+  }
+  if (destination.kind === 'function') {
+    const target = { ...destination, policy: options.policy };
+    const send: Send = (delivery) => invokeFunction(dispatcher, target, delivery, ctx);
+    return { run: (records) => deliveryRound(records, send, options), close: none };
+  }
+  const { receiver } = destination;
+  const pool = receiverPool(receiver.url, options.concurrency, receiver.timeoutMs);
+  const send: Send = async (delivery) => ({ result: await deliver(delivery, pool, receiver, ctx) });
+  return { run: (records) => deliveryRound(records, send, options), close: () => pool.close() };
+}
 
 /** `ebdedup redrive`: returns the exit code. */
 export async function runRedrive(input: CliContext): Promise<number> {
@@ -15,14 +59,11 @@ export async function runRedrive(input: CliContext): Promise<number> {
   if (typeof opened === 'number') return opened;
   const { ctx, options } = opened;
   const { destination } = options;
-  const to = destination.kind === 'bus' ? `bus ${destination.bus}` : redactUrl(destination.receiver.url);
+  const to = describeDestination(destination);
   const lineWriter = options.json ? ctx.stderr : ctx.stdout;
   const progress = new ProgressBar({ write: ctx.stderr, enabled: ctx.stderrIsTTY, total: 0, now: ctx.now });
   const dispatcher = new Agent({ keepAliveTimeout: 10_000, connect: { timeout: options.awsTimeoutMs } });
-  const pool =
-    destination.kind === 'receiver'
-      ? receiverPool(destination.receiver.url, options.concurrency, destination.receiver.timeoutMs)
-      : undefined;
+  const rounds = openRounds(options, dispatcher, ctx);
   // Each result is counted as its delete settles; only --json keeps them, since they are its `messages`.
   const tally = new RedriveTally({ keepMessages: options.json });
   /** MessageIds handled in this run: one that shows again (its visibility timeout ran out) is not sent twice. */
@@ -68,18 +109,8 @@ export async function runRedrive(input: CliContext): Promise<number> {
       }
       if (records.length === 0) break;
 
-      let handled: Handled[];
-      if (options.dryRun) {
-        handled = listRound(records);
-      } else if (destination.kind === 'receiver' && pool !== undefined) {
-        handled = await postRound(records, destination.receiver, pool, options, ctx);
-      } else if (destination.kind === 'bus') {
-        const put = await putRound(records, destination, dispatcher, options, ctx);
-        handled = put.handled;
-        fatal ??= put.fatal;
-      } else {
-        handled = [];
-      }
+      const { handled, fatal: stop } = await rounds.run(records);
+      fatal ??= stop;
       await deleteHandled(handled, messages, dispatcher, options, ctx);
       for (const h of handled) {
         tally.add(h.result);
@@ -97,7 +128,7 @@ export async function runRedrive(input: CliContext): Promise<number> {
     }
   } finally {
     progress.clear();
-    await pool?.close().catch(() => undefined);
+    await rounds.close().catch(() => undefined);
     await dispatcher.close().catch(() => undefined);
   }
 

@@ -33,6 +33,25 @@ describe('reading an EventBridge dead-letter message', () => {
     expect(describeRecord(record)).toBe('sqs:m-1 (event e-1 v2.audits)');
   });
 
+  it("reads a Lambda function's own DLQ message: RequestID, ErrorCode and ErrorMessage", () => {
+    const body = '{"id":"e-2","detail-type":"v2.audits","detail":{}}';
+
+    const record = readDlqMessage(
+      message(body, {
+        RequestID: 'c6af9ac6-7b61-11e6-9a41-93e812345678',
+        ErrorCode: '200',
+        ErrorMessage: 'the store is unavailable',
+      }),
+    );
+
+    expect(record.content).toEqual({ kind: 'event', body, event: JSON.parse(body) });
+    expect(record.failure).toEqual({
+      errorCode: '200',
+      errorMessage: 'the store is unavailable',
+      requestId: 'c6af9ac6-7b61-11e6-9a41-93e812345678',
+    });
+  });
+
   it('keeps a body that is not JSON as it is, under the code NONE when no attribute names one', () => {
     const record = readDlqMessage(message('plain text from an input transformer'));
 

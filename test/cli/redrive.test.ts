@@ -428,8 +428,8 @@ describe('ebdedup redrive', () => {
     expect(codes).toEqual([2, 2, 2, 2, 2]);
     expect(runs.map((run) => run.stderr().trim())).toEqual([
       'ebdedup redrive: --queue-url is required (see ebdedup redrive --help)',
-      'ebdedup redrive: give either --url (the receiver) or --to-bus (an event bus)',
-      'ebdedup redrive: give either --url (the receiver) or --to-bus (an event bus)',
+      'ebdedup redrive: give one of --url (the receiver), --to-bus (an event bus) or --to-function (a Lambda function)',
+      'ebdedup redrive: give one of --url (the receiver), --to-bus (an event bus) or --to-function (a Lambda function)',
       'ebdedup redrive: --delete-rejected needs --rejected-file, where the rejected events are kept',
       `ebdedup redrive: no AWS region: pass --region, set AWS_REGION (or AWS_DEFAULT_REGION), or set region in profile [default] of ${path.join(dir, '.aws', 'config')}`,
     ]);

@@ -39,6 +39,8 @@ export interface FakeSqs extends StandIn {
 }
 
 const QUEUE_PATH = '/123456789012/genesys-dlq';
+/** EventBridge's RETRY_ATTEMPTS and a Lambda function DLQ's ErrorCode are Number attributes. */
+const NUMBER_ATTRIBUTES = new Set(['RETRY_ATTEMPTS', 'ErrorCode']);
 
 export async function startFakeSqs(options: {
   region: string;
@@ -173,7 +175,7 @@ export async function startFakeSqs(options: {
         attributes: Object.fromEntries(
           Object.entries(attributes).map(([name, value]) => [
             name,
-            { DataType: name === 'RETRY_ATTEMPTS' ? 'Number' : 'String', StringValue: value },
+            { DataType: NUMBER_ATTRIBUTES.has(name) ? 'Number' : 'String', StringValue: value },
           ]),
         ),
         invisibleUntil: 0,
