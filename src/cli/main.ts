@@ -32,7 +32,7 @@ export const COMMANDS: Readonly<Record<string, CommandEntry>> = {
   },
   redrive: {
     run: runRedrive,
-    summary: "bring events back from a target's SQS dead-letter queue, deleting each after a 2xx",
+    summary: "bring events back from a target's SQS dead-letter queue, deleting each once it is taken",
     usage: REDRIVE_USAGE,
   },
 };

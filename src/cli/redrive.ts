@@ -62,7 +62,14 @@ export async function runRedrive(input: CliContext): Promise<number> {
   const to = describeDestination(destination);
   const lineWriter = options.json ? ctx.stderr : ctx.stdout;
   const progress = new ProgressBar({ write: ctx.stderr, enabled: ctx.stderrIsTTY, total: 0, now: ctx.now });
-  const dispatcher = new Agent({ keepAliveTimeout: 10_000, connect: { timeout: options.awsTimeoutMs } });
+  // Every call carries its own AbortSignal.timeout (--timeout-ms, up to 600 s for an invoke): undici's own
+  // 300 s waits for headers and body would cut a longer invoke short, and are off.
+  const dispatcher = new Agent({
+    keepAliveTimeout: 10_000,
+    connect: { timeout: options.awsTimeoutMs },
+    headersTimeout: 0,
+    bodyTimeout: 0,
+  });
   const rounds = openRounds(options, dispatcher, ctx);
   // Each result is counted as its delete settles; only --json keeps them, since they are its `messages`.
   const tally = new RedriveTally({ keepMessages: options.json });
