@@ -92,8 +92,10 @@ ${common.advanced}
 
 ${CREDENTIALS_USAGE}
 
-A record written by a Custom Event Bus subscriber names its failed events by id but does not hold them:
-it is listed and left in the queue (replay the bus's retained events to a subscriber instead).
+A record written by a Lambda on-failure destination holds the event as its requestPayload: that is what
+is sent (its JSON text: the receiver keys it as the event it was). A record written by a Custom Event Bus
+subscriber names its failed events by id but does not hold them: it is listed and left in the queue
+(replay the bus's retained events to a subscriber instead).
 
 Exit codes: 0 every message received was delivered and deleted (or --dry-run); 1 something is left in the
 queue that should have gone (a 4xx, retries exhausted, a failed delete, a record without events), the

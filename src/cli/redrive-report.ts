@@ -18,14 +18,14 @@ export type RedriveOutcome =
   | 'rejected'
   /** Still failing after the last attempt, or not sent because the run stopped. */
   | 'failed'
-  /** A subscriber's record: event ids, no event to post. */
+  /** A record without an event: a subscriber's (event ids only), or an on-failure record whose payload is none. */
   | 'not-redrivable'
   /** --to-bus: the body is not an event PutEvents can take (no JSON object, no detail-type). */
   | 'unusable';
 
 export interface MessageResult {
   messageId: string;
-  /** The DLQ's ERROR_CODE for this message. */
+  /** The DLQ's ERROR_CODE for this message (or what stands for it: DlqFailure.errorCode). */
   errorCode: string;
   outcome: RedriveOutcome;
   /** Deleted from the queue (after a 2xx, or after being written to --rejected-file). */

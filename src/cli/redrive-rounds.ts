@@ -2,7 +2,13 @@ import { appendFile } from 'node:fs/promises';
 import type { Agent } from 'undici';
 import { forEachConcurrently } from './concurrency.js';
 import { type Delivery, type DeliveryResult, formatDeliveryLine, isDelivered } from './delivery.js';
-import { type DlqRecord, describeRecord } from './dlq-record.js';
+import {
+  type DlqContent,
+  type DlqRecord,
+  describeRecord,
+  isSendable,
+  type SendableContent,
+} from './dlq-record.js';
 import { errorMessage, type ResolvedContext } from './io.js';
 import { batchEntries, buildEntry, type LabelledEntry } from './put-events-entries.js';
 import { formatEntryLine, sendBatch } from './put-events-send.js';
@@ -55,15 +61,26 @@ export function listRound(records: readonly DlqRecord[]): RoundResult {
   return { handled };
 }
 
-function notRedrivable(record: DlqRecord): Handled {
+/** A record without an event: why, and what to do instead (left in the queue). */
+function notRedrivable(record: DlqRecord, content: Exclude<DlqContent, SendableContent>): Handled {
+  const [error, hint] =
+    content.kind === 'subscriber-record'
+      ? ['subscriber record without events', "replay the bus's retained events to a subscriber"]
+      : [
+          `on-failure record whose requestPayload is ${content.payload}, not an event`,
+          'its requestPayload is not a JSON object: no event to send',
+        ];
   return {
-    result: { ...baseResult(record), outcome: 'not-redrivable', error: 'subscriber record without events' },
-    line: `not-redrivable - ${describeRecord(record)} (replay the bus's retained events to a subscriber)`,
+    result: { ...baseResult(record), outcome: 'not-redrivable', error },
+    line: `not-redrivable - ${describeRecord(record)} (${hint})`,
     remove: false,
   };
 }
 
-/** What is appended to --rejected-file before a rejected message is deleted: enough to post it again. */
+/**
+ * What is appended to --rejected-file before a rejected message is deleted: enough to post it again. The body is
+ * the message's as it was (an invocation record whole: its event is the requestPayload).
+ */
 function rejectedLine(record: DlqRecord, status: number | undefined, error: string | undefined): string {
   return `${JSON.stringify({
     messageId: record.message.messageId,
@@ -106,16 +123,18 @@ export async function deliveryRound(
   let fatal: string | undefined;
   await forEachConcurrently(records.length, options.concurrency, async (index) => {
     const record = records[index] as DlqRecord;
-    if (record.content.kind !== 'event') {
-      handled[index] = notRedrivable(record);
+    const { content } = record;
+    if (!isSendable(content)) {
+      handled[index] = notRedrivable(record, content);
       return;
     }
     if (fatal !== undefined) {
       handled[index] = notSent(record);
       return;
     }
-    // The body is the event as EventBridge would have sent it: handed over as it is, never re-serialised.
-    const sent = await send({ label: describeRecord(record), republished: false, body: record.content.body });
+    // A DLQ body is the event as EventBridge would have sent it: handed over as it is, never re-serialised. An
+    // invocation record's is its requestPayload's JSON text (dlq-record.ts says why its key is the same).
+    const sent = await send({ label: describeRecord(record), republished: false, body: content.body });
     fatal ??= sent.fatal;
     const delivery = sent.result;
     const result: MessageResult = { ...baseResult(record), outcome: 'failed' };
@@ -153,15 +172,16 @@ export async function putRound(
   const entries: LabelledEntry[] = [];
   const indexOf = new Map<string, number>();
   records.forEach((record, index) => {
-    if (record.content.kind !== 'event') {
-      handled[index] = notRedrivable(record);
+    const { content } = record;
+    if (!isSendable(content)) {
+      handled[index] = notRedrivable(record, content);
       return;
     }
     const label = describeRecord(record);
     const built =
-      record.content.event === undefined
+      content.event === undefined
         ? ({ ok: false, problem: `${label}: the body is not a JSON object` } as const)
-        : buildEntry(label, record.content.event, destination.bus, destination.source);
+        : buildEntry(label, content.event, destination.bus, destination.source);
     if (!built.ok) {
       handled[index] = {
         result: { ...baseResult(record), outcome: 'unusable', error: built.problem },

@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runRedrive } from '../../src/cli/redrive.js';
 import { captureContext } from './helpers/context.js';
 import { TEST_KEYS, TEST_REGION } from './helpers/fake-eventbridge.js';
+import { onFailureRecord } from './helpers/fake-lambda.js';
 import { dlqAttributes, type FakeSqs, startFakeSqs } from './helpers/fake-sqs.js';
 import { hasBuiltServer, type ReceiverProcess, startReceiverProcess } from './helpers/receiver-process.js';
 
@@ -79,6 +80,31 @@ describe.skipIf(!hasBuiltServer)(
         byErrorCode: { SDK_CLIENT_ERROR: { messages: 5, deleted: 5, left: 0 } },
       });
       expect(JSON.parse(again.stdout())).toMatchObject({ received: 0, deleted: 0, left: 0, exitCode: 0 });
+      expect(sqs.remaining()).toBe(0);
+    });
+
+    it("posts an on-failure record's requestPayload, keyed as the bytes first posted: duplicate for what got through", async () => {
+      // Arrange: two events of this test's own (new keys); the first reached the receiver as the sample's bytes,
+      // indented over several lines, before both ended in Lambda on-failure records.
+      if (sqs === undefined || server === undefined) throw new Error('not started');
+      const sample = await readFile(path.join(SAMPLES, 'genesys-audit-userpresence-update.json'), 'utf8');
+      const bytes = [1, 2].map((n) => sample.replace('"detail": {', `"detail": {\n        "redrive": ${n},`));
+      const response = await fetch(`${server.origin}/events`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', 'x-api-key': 'test-key' },
+        body: bytes[0],
+      });
+      expect(response.status).toBe(200);
+      for (const body of bytes) sqs.send(onFailureRecord(JSON.parse(body)));
+      const run = redrive();
+
+      // Act
+      const code = await runRedrive(run.ctx);
+
+      // Assert
+      expect(code).toBe(0);
+      expect(JSON.parse(run.stdout())).toMatchObject({ received: 2, processed: 1, duplicate: 1, deleted: 2 });
+      expect(run.stderr()).toMatch(/^duplicate 200 sqs:\S+ \(on-failure record, event .*\) key=.* deleted$/m);
       expect(sqs.remaining()).toBe(0);
     });
 

@@ -11,6 +11,7 @@ import {
   type FunctionCode,
   functionDlqAttributes,
   lambdaTestEnv,
+  onFailureRecord,
   startFakeLambda,
 } from './helpers/fake-lambda.js';
 import { type FakeSqs, startFakeSqs } from './helpers/fake-sqs.js';
@@ -111,5 +112,47 @@ describe('ebdedup redrive --to-function running the built handler (dist/)', () =
     });
     expect(await redis.client().xlen('ebdedup:events')).toBe(bodies.length);
     expect([...sqs.messages.keys()]).toEqual([invalid]);
+  });
+
+  it("keys an on-failure destination's requestPayload as the handler keyed the event: what got through is a duplicate", async () => {
+    // Arrange: a store without the first test's keys; the first sample got through in another invocation (the
+    // runtime hands the handler the parsed payload), then every sample's invocation failed into on-failure records.
+    await redis.client().flushall();
+    sqs = await startFakeSqs({ region: TEST_REGION, secrets: TEST_KEYS });
+    lambda = await startFakeLambda({
+      region: TEST_REGION,
+      secrets: TEST_KEYS,
+      functions: { ebdedup: handler },
+    });
+    const samples = path.resolve(import.meta.dirname, '../../samples');
+    const names = (await readdir(samples)).filter((name) => name.endsWith('.json')).sort();
+    const bodies = await Promise.all(names.map((name) => readFile(path.join(samples, name), 'utf8')));
+    await handler(JSON.parse(bodies[0] as string), { awsRequestId: 'before', functionName: 'ebdedup' });
+    const failed = { errorType: 'StoreUnavailableError', errorMessage: 'the store is unavailable' };
+    const records = bodies.map((body) => onFailureRecord(JSON.parse(body), { error: failed }));
+    for (const record of records) sqs.send(record);
+    const args = ['--queue-url', sqs.queueUrl, '--endpoint-url', sqs.origin, ...FAST, '--to-function'];
+    const redriveOnce = () =>
+      captureContext([...args, 'ebdedup', '--json'], { env: lambdaTestEnv(lambda as FakeLambda) });
+    const first = redriveOnce();
+    const again = redriveOnce();
+
+    // Act: the first run; then the same records once more, and a second run.
+    const firstCode = await runRedrive(first.ctx);
+    for (const record of records) sqs.send(record);
+    const againCode = await runRedrive(again.ctx);
+
+    // Assert
+    expect(lambda.problems).toEqual([]);
+    expect([firstCode, againCode]).toEqual([0, 0]);
+    expect(JSON.parse(first.stdout())).toMatchObject({
+      processed: bodies.length - 1,
+      duplicate: 1,
+      deleted: bodies.length,
+      byErrorCode: { StoreUnavailableError: { messages: bodies.length, deleted: bodies.length } },
+    });
+    expect(JSON.parse(again.stdout())).toMatchObject({ duplicate: bodies.length, deleted: bodies.length });
+    expect(await redis.client().xlen('ebdedup:events')).toBe(bodies.length);
+    expect(sqs.remaining()).toBe(0);
   });
 });

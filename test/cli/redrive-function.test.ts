@@ -11,6 +11,7 @@ import {
   functionArn,
   functionDlqAttributes,
   lambdaTestEnv,
+  onFailureRecord,
   sendLambdaError,
   startFakeLambda,
   thrown,
@@ -309,6 +310,77 @@ describe('ebdedup redrive --to-function', () => {
       'listed sqs:msg-1 (event evt-1 v2.users.{id}.presence) dlq=200 request=c6af9ac6-7b61-11e6-9a41-93e812345678 (the store is unavailable)',
     );
     expect(lines.at(-1)).toBe('by error code: 200 1');
+  });
+
+  it("redrives an on-failure destination's record by invoking with its requestPayload, then answers duplicate when it comes again", async () => {
+    // Arrange: Lambda's on-failure destination writes the failed invocation's record, the event inside it.
+    const processed = new Map<string, number>();
+    await startLambda({ functions: { ebdedup: dedupFunction(processed) } });
+    const event = JSON.parse(dlqBody(4));
+    const record = onFailureRecord(event, {
+      requestId: 'c6af9ac6-7b61-11e6-9a41-93e812345678',
+      error: { errorType: 'StoreUnavailableError', errorMessage: 'the store is unavailable' },
+    });
+    sqs?.send(record);
+    const first = redrive(['--to-function', 'ebdedup', '--json']);
+    const again = redrive(['--to-function', 'ebdedup', '--json']);
+
+    // Act: a first run; then the same record once more (an invocation that failed twice), and a second run.
+    const firstCode = await runRedrive(first.ctx);
+    sqs?.send(record);
+    const againCode = await runRedrive(again.ctx);
+
+    // Assert
+    expect(lambda?.problems).toEqual([]);
+    expect(sqs?.problems).toEqual([]);
+    expect([firstCode, againCode]).toEqual([0, 0]);
+    expect(lambda?.invocations.map((i) => i.payload)).toEqual([JSON.stringify(event), JSON.stringify(event)]);
+    expect([...processed.values()]).toEqual([2]);
+    expect(sqs?.remaining()).toBe(0);
+    expect(JSON.parse(first.stdout())).toMatchObject({
+      processed: 1,
+      deleted: 1,
+      byErrorCode: { StoreUnavailableError: { messages: 1, deleted: 1, left: 0 } },
+    });
+    expect(JSON.parse(again.stdout())).toMatchObject({ duplicate: 1, deleted: 1, left: 0 });
+    expect(first.stderr()).toMatch(
+      /^processed 200 sqs:msg-1 \(on-failure record, event evt-4 v2\.users\.\{id\}\.presence\) key=\S+ .* dlq=StoreUnavailableError deleted$/m,
+    );
+    expect(again.stderr()).toMatch(/^duplicate 200 sqs:msg-2 \(on-failure record, event evt-4 .* deleted$/m);
+  });
+
+  it('lists an on-failure record as such in a dry run, and leaves one whose requestPayload is not an object', async () => {
+    await startLambda({ functions: { ebdedup: dedupFunction(new Map()) } });
+    sqs?.send(
+      onFailureRecord(JSON.parse(dlqBody(1)), {
+        requestId: 'c6af9ac6-7b61-11e6-9a41-93e812345678',
+        error: { errorType: 'StoreUnavailableError', errorMessage: 'the store is unavailable' },
+      }),
+    );
+    sqs?.send(onFailureRecord('not an event', { condition: 'EventAgeExceeded', invocations: 1 }));
+    const listed = redrive(['--to-function', 'ebdedup', '--dry-run', '--visibility-timeout', '0']);
+    const real = redrive(['--to-function', 'ebdedup', '--json']);
+
+    const listedCode = await runRedrive(listed.ctx);
+    const realCode = await runRedrive(real.ctx);
+
+    expect([listedCode, realCode]).toEqual([0, 1]);
+    expect(listed.stdoutLines().slice(0, 2)).toEqual([
+      `listed sqs:msg-1 (on-failure record, event evt-1 v2.users.{id}.presence) dlq=StoreUnavailableError retries=2 exhausted=RetriesExhausted from=${functionArn(TEST_REGION, 'ebdedup')}:$LATEST request=c6af9ac6-7b61-11e6-9a41-93e812345678 (the store is unavailable)`,
+      `listed sqs:msg-2 (on-failure record, requestPayload is a string) dlq=EventAgeExceeded retries=0 exhausted=EventAgeExceeded from=${functionArn(TEST_REGION, 'ebdedup')}:$LATEST request=e4b46cbf-b738-4a1c-8880-a18cdf61200e`,
+    ]);
+    expect(lambda?.invocations).toHaveLength(1);
+    expect(JSON.parse(real.stdout())).toMatchObject({ processed: 1, notRedrivable: 1, deleted: 1, left: 1 });
+    expect(JSON.parse(real.stdout()).messages[1]).toMatchObject({
+      outcome: 'not-redrivable',
+      errorCode: 'EventAgeExceeded',
+      error: 'on-failure record whose requestPayload is a string, not an event',
+      deleted: false,
+    });
+    expect(real.stderr()).toContain(
+      'not-redrivable - sqs:msg-2 (on-failure record, requestPayload is a string) (its requestPayload is not a JSON object: no event to send)',
+    );
+    expect([...(sqs?.messages.values() ?? [])].map((m) => m.messageId)).toEqual(['msg-2']);
   });
 
   it('refuses bad arguments with one line and exit code 2, before any call', async () => {

@@ -11,6 +11,7 @@ import {
   TEST_KEYS,
   TEST_REGION,
 } from './helpers/fake-eventbridge.js';
+import { onFailureRecord } from './helpers/fake-lambda.js';
 import { dlqAttributes, type FakeSqs, startFakeSqs } from './helpers/fake-sqs.js';
 import {
   apiDestinationHeadersOf,
@@ -377,6 +378,62 @@ describe('ebdedup redrive', () => {
       byErrorCode: { TARGET_UNAVAILABLE: { messages: 1, left: 1 } },
     });
     expect(run.stderr()).toContain('not-redrivable - sqs:msg-1 (subscriber record, events e-1,e-2)');
+  });
+
+  it("posts the requestPayload of a Lambda on-failure destination's record, which the receiver dedups like the event", async () => {
+    // Arrange: event 1 reached the receiver before the outage; event 2 only failed in the function.
+    sqs = await startFakeSqs({ region: TEST_REGION, secrets: TEST_KEYS });
+    const processed = new Map<string, number>();
+    receiver = await startStandIn(dedupReceiver(processed));
+    await fetch(`${receiver.origin}/events`, { method: 'POST', body: dlqBody(1) });
+    const events = [1, 2].map((n) => JSON.parse(dlqBody(n)));
+    const failed = { errorType: 'StoreUnavailableError', errorMessage: 'the store is unavailable' };
+    for (const event of events) sqs.send(onFailureRecord(event, { error: failed }));
+    const run = redrive([...toReceiver(), '--json']);
+
+    // Act
+    const code = await runRedrive(run.ctx);
+
+    // Assert
+    expect(code).toBe(0);
+    const posted = receiver.requests.slice(1).map((r) => r.body);
+    expect(posted.sort()).toEqual(events.map((e) => JSON.stringify(e)).sort());
+    expect([...processed.values()]).toEqual([1, 1]);
+    expect(sqs.remaining()).toBe(0);
+    expect(JSON.parse(run.stdout())).toMatchObject({
+      processed: 1,
+      duplicate: 1,
+      deleted: 2,
+      byErrorCode: { StoreUnavailableError: { messages: 2, deleted: 2, left: 0 } },
+    });
+    expect(run.stderr()).toMatch(
+      /^duplicate 200 sqs:msg-1 \(on-failure record, event evt-1 v2\.users\.\{id\}\.presence\) key=.* dlq=StoreUnavailableError deleted$/m,
+    );
+  });
+
+  it("--to-bus puts the requestPayload of a Lambda on-failure destination's record", async () => {
+    sqs = await startFakeSqs({ region: TEST_REGION, secrets: TEST_KEYS });
+    bus = await startEventBridge();
+    sqs.send(onFailureRecord(JSON.parse(dlqBody(5)), { condition: 'EventAgeExceeded' }));
+    const run = redrive(['--to-bus', 'genesys-bus', '--source', 'acme.genesys', '--json'], {
+      env: { ...ENV, AWS_ENDPOINT_URL_EVENTBRIDGE: bus.origin },
+    });
+
+    const code = await runRedrive(run.ctx);
+
+    expect(bus.problems).toEqual([]);
+    expect(code).toBe(0);
+    expect(
+      bus.batches
+        .flat()
+        .map((entry) => [entry.Source, entry.DetailType, JSON.parse(entry.Detail).eventBody.n]),
+    ).toEqual([['acme.genesys', 'v2.users.{id}.presence', 5]]);
+    expect(sqs.remaining()).toBe(0);
+    expect(JSON.parse(run.stdout())).toMatchObject({
+      put: 1,
+      deleted: 1,
+      byErrorCode: { EventAgeExceeded: { messages: 1, deleted: 1 } },
+    });
   });
 
   it('--to-bus re-puts the events with PutEvents and deletes the accepted ones', async () => {

@@ -202,3 +202,34 @@ export function dedupFunction(
       : { status: 'duplicate', key, firstSeenAt: '2026-12-01T00:00:00.000Z' };
   };
 }
+
+/**
+ * The invocation record Lambda sends an SQS on-failure destination when an asynchronous invocation failed every
+ * attempt (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html): the event as
+ * `requestPayload`, the last error as `responsePayload`, as the message body (as Lambda writes it, one line).
+ */
+export function onFailureRecord(
+  requestPayload: unknown,
+  options: {
+    requestId?: string;
+    condition?: string;
+    invocations?: number;
+    /** The error the function threw last; none for an event that expired before any attempt. */
+    error?: { errorType?: string; errorMessage: string };
+  } = {},
+): string {
+  const record: Record<string, unknown> = {
+    version: '1.0',
+    timestamp: '2026-12-01T00:10:00.000Z',
+    requestContext: {
+      requestId: options.requestId ?? 'e4b46cbf-b738-4a1c-8880-a18cdf61200e',
+      functionArn: `${functionArn(TEST_REGION, 'ebdedup')}:$LATEST`,
+      condition: options.condition ?? 'RetriesExhausted',
+      approximateInvokeCount: options.invocations ?? 3,
+    },
+    requestPayload,
+    responseContext: { statusCode: 200, executedVersion: '$LATEST', functionError: 'Unhandled' },
+  };
+  if (options.error !== undefined) record.responsePayload = { ...options.error, trace: [] };
+  return JSON.stringify(record);
+}
