@@ -61,23 +61,30 @@ describe('ebdedup redrive --to-function running the built handler (dist/)', () =
     await Promise.all([sqs?.close(), lambda?.close()]);
   });
 
-  it('processes each redriven sample once, answers duplicate when the same events are redriven again, and leaves an invalid one', async () => {
-    // Arrange
-    sqs = await startFakeSqs({ region: TEST_REGION, secrets: TEST_KEYS });
-    lambda = await startFakeLambda({
+  /** The fake SQS and the fake Lambda running the built handler as `ebdedup` (closed after the test); the samples' texts. */
+  async function startFakesAndReadSamples(): Promise<{ sqs: FakeSqs; lambda: FakeLambda; bodies: string[] }> {
+    const queue = await startFakeSqs({ region: TEST_REGION, secrets: TEST_KEYS });
+    sqs = queue;
+    const fn = await startFakeLambda({
       region: TEST_REGION,
       secrets: TEST_KEYS,
       functions: { ebdedup: handler },
     });
+    lambda = fn;
     const samples = path.resolve(import.meta.dirname, '../../samples');
     const names = (await readdir(samples)).filter((name) => name.endsWith('.json')).sort();
     const bodies = await Promise.all(names.map((name) => readFile(path.join(samples, name), 'utf8')));
+    return { sqs: queue, lambda: fn, bodies };
+  }
+
+  it('processes each redriven sample once, answers duplicate when the same events are redriven again, and leaves an invalid one', async () => {
+    // Arrange
+    const { sqs, lambda, bodies } = await startFakesAndReadSamples();
     const dlq = functionDlqAttributes('3f1e0c2a-0000-4000-8000-000000000001', 'the store is unavailable');
     for (const body of bodies) sqs.send(body, dlq);
     const invalid = sqs.send('{"version":"0","id":"x"}', dlq);
     const args = ['--queue-url', sqs.queueUrl, '--endpoint-url', sqs.origin, ...FAST, '--to-function'];
-    const redriveOnce = () =>
-      captureContext([...args, 'ebdedup', '--json'], { env: lambdaTestEnv(lambda as FakeLambda) });
+    const redriveOnce = () => captureContext([...args, 'ebdedup', '--json'], { env: lambdaTestEnv(lambda) });
     const first = redriveOnce();
     const again = redriveOnce();
 
@@ -118,22 +125,13 @@ describe('ebdedup redrive --to-function running the built handler (dist/)', () =
     // Arrange: a store without the first test's keys; the first sample got through in another invocation (the
     // runtime hands the handler the parsed payload), then every sample's invocation failed into on-failure records.
     await redis.client().flushall();
-    sqs = await startFakeSqs({ region: TEST_REGION, secrets: TEST_KEYS });
-    lambda = await startFakeLambda({
-      region: TEST_REGION,
-      secrets: TEST_KEYS,
-      functions: { ebdedup: handler },
-    });
-    const samples = path.resolve(import.meta.dirname, '../../samples');
-    const names = (await readdir(samples)).filter((name) => name.endsWith('.json')).sort();
-    const bodies = await Promise.all(names.map((name) => readFile(path.join(samples, name), 'utf8')));
+    const { sqs, lambda, bodies } = await startFakesAndReadSamples();
     await handler(JSON.parse(bodies[0] as string), { awsRequestId: 'before', functionName: 'ebdedup' });
     const failed = { errorType: 'StoreUnavailableError', errorMessage: 'the store is unavailable' };
     const records = bodies.map((body) => onFailureRecord(JSON.parse(body), { error: failed }));
     for (const record of records) sqs.send(record);
     const args = ['--queue-url', sqs.queueUrl, '--endpoint-url', sqs.origin, ...FAST, '--to-function'];
-    const redriveOnce = () =>
-      captureContext([...args, 'ebdedup', '--json'], { env: lambdaTestEnv(lambda as FakeLambda) });
+    const redriveOnce = () => captureContext([...args, 'ebdedup', '--json'], { env: lambdaTestEnv(lambda) });
     const first = redriveOnce();
     const again = redriveOnce();
 
