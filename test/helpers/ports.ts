@@ -1,7 +1,23 @@
 import { createServer } from 'node:net';
 
-/** A TCP port on 127.0.0.1 that was free a moment ago. */
-export function freePort(): Promise<number> {
+/** Every port freePort has handed out in this process: the kernel may offer a just-released one again. */
+const handedOut = new Set<number>();
+
+/**
+ * A TCP port on 127.0.0.1 that was free a moment ago, and never handed out before by this process (a Redis
+ * Cluster node asks for two in a row, its port and its bus port, which must differ).
+ */
+export async function freePort(): Promise<number> {
+  for (;;) {
+    const port = await kernelPort();
+    if (handedOut.has(port)) continue;
+    handedOut.add(port);
+    return port;
+  }
+}
+
+/** A port the kernel picks for a listener on 127.0.0.1, released at once. */
+function kernelPort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
     server.unref();

@@ -27,10 +27,10 @@ export class RedisCluster {
     const cluster = new RedisCluster([]);
     try {
       for (let index = 0; index < 6; index += 1) {
-        // The cluster bus port is chosen too (default port + 10000 may be taken or above 65535).
-        const busPort = await freePort();
+        // The cluster bus port is chosen too (default port + 10000 may be taken or above 65535), again on
+        // each attempt of the node's start.
         const node = await RedisProcess.startNode(
-          [
+          async () => [
             '--cluster-enabled',
             'yes',
             '--cluster-config-file',
@@ -38,7 +38,7 @@ export class RedisCluster {
             '--cluster-node-timeout',
             String(nodeTimeout),
             '--cluster-port',
-            String(busPort),
+            String(await freePort()),
             // A replica may always be promoted, however long it was cut off (tests kill nodes on purpose).
             '--cluster-replica-validity-factor',
             '0',

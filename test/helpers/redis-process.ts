@@ -1,5 +1,5 @@
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
@@ -9,6 +9,19 @@ import { freePort, waitFor } from './ports.js';
  * The one place tests start `redis-server`: a single server (RedisServer), the nodes of a Cluster or a replica
  * set, and Sentinels are each a RedisProcess with their own arguments.
  */
+
+/**
+ * A redis-server that exited before it answered: on a first start, most often because its port, free a moment
+ * before, was taken meanwhile (by another test's connection or server).
+ */
+export class RedisExitedError extends Error {
+  override name = 'RedisExitedError';
+}
+
+/** How many ports a first start tries before it gives up. */
+const START_ATTEMPTS = 3;
+/** The last bytes a redis-server wrote, kept for the error when it exits before answering. */
+const OUTPUT_TAIL_BYTES = 2048;
 
 /** Every redis-server started here, so a crashed test file still leaves none behind. */
 const live = new Set<ChildProcess>();
@@ -60,6 +73,18 @@ export function infoFields(text: string): Map<string, string> {
   return fields;
 }
 
+/** The end of a node's or Sentinel's log file, where it logs instead of stdout. */
+function readLogTail(dir: string): string {
+  for (const name of ['redis.log', 'sentinel.log']) {
+    try {
+      return readFileSync(join(dir, name), 'utf8').trim().slice(-OUTPUT_TAIL_BYTES);
+    } catch {
+      // not this one
+    }
+  }
+  return '';
+}
+
 /** The arguments of a test's own redis-server: loopback, its port, its directory, no RDB snapshots, quiet. */
 export function serverArgs(port: number, dir: string, appendOnly: boolean): string[] {
   return [
@@ -99,21 +124,47 @@ export class RedisProcess {
     mkdirSync(dir, { recursive: true });
   }
 
-  /** A Cluster or replica-set node: the server defaults, a log file, immediate replica syncs, then `extraArgs`. */
-  static async startNode(extraArgs: readonly string[] = [], dir?: string): Promise<RedisProcess> {
-    const port = await freePort();
+  /**
+   * Starts a new process on a port just found free (`make` builds it for that port), and on another port if it
+   * exits before answering: the port was free when asked for, and may have been taken before redis-server bound it.
+   */
+  protected static async startOnFreePort<T extends RedisProcess>(
+    make: (port: number) => Promise<T>,
+  ): Promise<T> {
+    for (let attempt = 1; ; attempt += 1) {
+      const node = await make(await freePort());
+      try {
+        await node.startProcess();
+        return node;
+      } catch (error) {
+        if (!(error instanceof RedisExitedError) || attempt >= START_ATTEMPTS) throw error;
+        // A cluster node may have written its nodes.conf (with the ports that failed) before it exited.
+        rmSync(join(node.dir, 'nodes.conf'), { force: true });
+      }
+    }
+  }
+
+  /**
+   * A Cluster or replica-set node: the server defaults, a log file, immediate replica syncs, then `extraArgs`
+   * (a function when they hold ports of their own, such as a Cluster bus port, chosen again on each attempt).
+   */
+  static async startNode(
+    extraArgs: readonly string[] | (() => Promise<readonly string[]>) = [],
+    dir?: string,
+  ): Promise<RedisProcess> {
     const home = dir ?? mkdtempSync(join(tmpdir(), 'ebdedup-node-'));
-    const node = new RedisProcess(port, home, [
-      ...serverArgs(port, home, false),
-      '--logfile',
-      join(home, 'redis.log'),
-      // A replica's full sync starts at once instead of after the default 5 s (diskless) delay.
-      '--repl-diskless-sync-delay',
-      '0',
-      ...extraArgs,
-    ]);
-    await node.startProcess();
-    return node;
+    return RedisProcess.startOnFreePort(
+      async (port) =>
+        new RedisProcess(port, home, [
+          ...serverArgs(port, home, false),
+          '--logfile',
+          join(home, 'redis.log'),
+          // A replica's full sync starts at once instead of after the default 5 s (diskless) delay.
+          '--repl-diskless-sync-delay',
+          '0',
+          ...(typeof extraArgs === 'function' ? await extraArgs() : extraArgs),
+        ]),
+    );
   }
 
   /**
@@ -121,22 +172,21 @@ export class RedisProcess {
    * into its directory, which Sentinel then rewrites as it learns the replicas, its peers and failovers.
    */
   static async startSentinel(config: readonly string[], dir?: string): Promise<RedisProcess> {
-    const port = await freePort();
     const home = dir ?? mkdtempSync(join(tmpdir(), 'ebdedup-sentinel-'));
     mkdirSync(home, { recursive: true });
     const file = join(home, 'sentinel.conf');
-    const lines = [
-      `port ${port}`,
-      'bind 127.0.0.1',
-      'daemonize no',
-      `dir ${home}`,
-      `logfile ${join(home, 'sentinel.log')}`,
-      ...config,
-    ];
-    writeFileSync(file, `${lines.join('\n')}\n`);
-    const node = new RedisProcess(port, home, [file, '--sentinel']);
-    await node.startProcess();
-    return node;
+    return RedisProcess.startOnFreePort(async (port) => {
+      const lines = [
+        `port ${port}`,
+        'bind 127.0.0.1',
+        'daemonize no',
+        `dir ${home}`,
+        `logfile ${join(home, 'sentinel.log')}`,
+        ...config,
+      ];
+      writeFileSync(file, `${lines.join('\n')}\n`);
+      return new RedisProcess(port, home, [file, '--sentinel']);
+    });
   }
 
   get running(): boolean {
@@ -151,17 +201,44 @@ export class RedisProcess {
     return `127.0.0.1:${this.port}`;
   }
 
-  /** Starts the process (again, after a stop) and waits until it answers PING. */
+  /**
+   * Starts the process (again, after a stop) and waits until it answers PING; fails at once with
+   * RedisExitedError, carrying what it wrote last, if it exits first.
+   */
   async startProcess(): Promise<void> {
-    const child = spawn('redis-server', this.args, { stdio: 'ignore' });
+    const child = spawn('redis-server', this.args, { stdio: ['ignore', 'pipe', 'pipe'] });
     live.add(child);
-    child.once('exit', () => live.delete(child));
     this.child = child;
-    await waitFor(
-      async () => (await redisCommand(this.port, 'PING')) === 'PONG',
-      10_000,
-      `redis-server on port ${this.port}`,
-    );
+    let output = '';
+    const keep = (chunk: Buffer) => {
+      output = (output + chunk.toString('utf8')).slice(-OUTPUT_TAIL_BYTES);
+    };
+    child.stdout?.on('data', keep);
+    child.stderr?.on('data', keep);
+    let answered = false;
+    const exitedFirst = new Promise<never>((_resolve, reject) => {
+      child.once('exit', (code, signal) => {
+        live.delete(child);
+        if (!answered) {
+          const why = output.trim() || readLogTail(this.dir) || 'no output';
+          reject(
+            new RedisExitedError(
+              `redis-server on port ${this.port} exited (${signal ?? code}) before answering: ${why}`,
+            ),
+          );
+        }
+      });
+    });
+    exitedFirst.catch(() => undefined);
+    await Promise.race([
+      waitFor(
+        async () => (await redisCommand(this.port, 'PING')) === 'PONG',
+        10_000,
+        `redis-server on port ${this.port}`,
+      ),
+      exitedFirst,
+    ]);
+    answered = true;
   }
 
   /** Stops the process (SIGKILL by default: nothing flushed beyond what append-only already wrote). */

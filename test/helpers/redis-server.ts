@@ -2,7 +2,6 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { freePort } from './ports.js';
 import { RedisProcess, serverArgs } from './redis-process.js';
 
 export interface RedisServerOptions {
@@ -18,12 +17,11 @@ export class RedisServer extends RedisProcess {
   private inspector: Redis | undefined;
 
   static async start(options: RedisServerOptions = {}): Promise<RedisServer> {
-    const port = await freePort();
     const dir = mkdtempSync(join(tmpdir(), 'ebdedup-redis-'));
-    const args = [...serverArgs(port, dir, options.appendOnly ?? false), '--appendfsync', 'always'];
-    const server = new RedisServer(port, dir, args);
-    await server.startProcess();
-    return server;
+    return RedisProcess.startOnFreePort(async (port) => {
+      const args = [...serverArgs(port, dir, options.appendOnly ?? false), '--appendfsync', 'always'];
+      return new RedisServer(port, dir, args);
+    });
   }
 
   get url(): string {
