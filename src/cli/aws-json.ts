@@ -22,6 +22,23 @@ export interface AwsService {
   timeoutMs: number;
 }
 
+/** How a service's calls are signed and sent: its SigV4 signing name (`events`, `sqs`, `lambda`) and content type. */
+export interface AwsProtocol {
+  signingName: string;
+  contentType: string;
+}
+
+/** A service to call: its protocol, where it answers (endpoint and region), with which credentials, how long. */
+export function awsService(
+  protocol: AwsProtocol,
+  endpoint: URL,
+  region: string,
+  credentials: CredentialSource,
+  timeoutMs: number,
+): AwsService {
+  return { ...protocol, endpoint, region, credentials, timeoutMs };
+}
+
 /** A failed call: `retryable` says whether sending it again may help; `status` is absent when no answer came. */
 export type AwsError = {
   kind: 'error';

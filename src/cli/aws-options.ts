@@ -1,4 +1,4 @@
-import type { AwsService } from './aws-json.js';
+import type { AwsProtocol } from './aws-json.js';
 import { httpUrl } from './command-options.js';
 import { type CredentialSource, resolveCredentials, resolveRegion } from './credentials.js';
 import { CliError, type Env, type ResolvedContext } from './io.js';
@@ -29,22 +29,8 @@ export function sourceOption(command: string, raw: string | undefined): string {
   return source;
 }
 
-/** EventBridge's PutEvents endpoint as a signed JSON service. */
-export function eventsService(
-  endpoint: URL,
-  region: string,
-  credentials: CredentialSource,
-  timeoutMs: number,
-): AwsService {
-  return {
-    endpoint,
-    region,
-    signingName: 'events',
-    contentType: AMZ_JSON_CONTENT_TYPE,
-    credentials,
-    timeoutMs,
-  };
-}
+/** EventBridge over its JSON protocol (PutEvents). */
+export const EVENTS_PROTOCOL: AwsProtocol = { signingName: 'events', contentType: AMZ_JSON_CONTENT_TYPE };
 
 /**
  * A service endpoint as the AWS CLI picks it: the command's flag, else the service's own variable

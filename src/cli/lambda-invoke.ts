@@ -1,7 +1,6 @@
 import type { Agent } from 'undici';
 import { PoisonEventError, RejectedDownstreamError } from '../core/errors.js';
-import { type AwsAnswer, type AwsService, callAws } from './aws-json.js';
-import type { CredentialSource } from './credentials.js';
+import { type AwsAnswer, type AwsProtocol, type AwsService, callAws } from './aws-json.js';
 import { type Delivery, type DeliveryResult, describeIssues, parseJsonObject } from './delivery.js';
 import type { ResolvedContext } from './io.js';
 import { type RetryPolicy, retryDelay } from './retry.js';
@@ -35,21 +34,8 @@ const PAYLOAD_REFUSALS: ReadonlySet<string> = new Set([
   'RequestTooLargeException',
 ]);
 
-export function lambdaService(
-  endpoint: URL,
-  region: string,
-  credentials: CredentialSource,
-  timeoutMs: number,
-): AwsService {
-  return {
-    endpoint,
-    region,
-    signingName: 'lambda',
-    contentType: INVOKE_CONTENT_TYPE,
-    credentials,
-    timeoutMs,
-  };
-}
+/** Lambda's REST API: Invoke posts the payload as it is, as the AWS SDK sends it. */
+export const LAMBDA_PROTOCOL: AwsProtocol = { signingName: 'lambda', contentType: INVOKE_CONTENT_TYPE };
 
 /** The Invoke path: a name, a partial or full ARN, or `name:qualifier`, encoded (an ARN's `:` included). */
 export function invocationPath(functionName: string): string {

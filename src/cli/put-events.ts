@@ -1,11 +1,11 @@
 import { Agent } from 'undici';
 import { flagOption, type OptionSpec, parseCommandArgs, stringOption } from './args.js';
-import type { AwsService } from './aws-json.js';
+import { type AwsService, awsService } from './aws-json.js';
 import {
   CREDENTIALS_USAGE,
   commandCredentials,
   commandRegion,
-  eventsService,
+  EVENTS_PROTOCOL,
   serviceEndpoint,
   sourceOption,
   sourceUsage,
@@ -115,7 +115,7 @@ async function parseOptions(ctx: ResolvedContext): Promise<PutEventsOptions | 'h
     paths: positionals,
     bus,
     source,
-    service: eventsService(endpoint, region, credentials, flags.timeoutMs),
+    service: awsService(EVENTS_PROTOCOL, endpoint, region, credentials, flags.timeoutMs),
   };
 }
 

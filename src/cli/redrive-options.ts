@@ -8,12 +8,12 @@ import {
   stringOption,
 } from './args.js';
 import { resolveAuth } from './auth.js';
-import type { AwsService } from './aws-json.js';
+import { type AwsService, awsService } from './aws-json.js';
 import {
   CREDENTIALS_USAGE,
   commandCredentials,
   commandRegion,
-  eventsService,
+  EVENTS_PROTOCOL,
   serviceEndpoint,
   sourceOption,
   sourceUsage,
@@ -21,11 +21,11 @@ import {
 import { DELIVERY_OPTIONS, deliveryFlags, deliveryOptionsUsage, httpUrl } from './command-options.js';
 import { DEFAULT_TIMEOUT_MS, parseReceiverUrl, type Receiver, receiverOf } from './delivery.js';
 import { CliError, type ResolvedContext } from './io.js';
-import { DEFAULT_INVOKE_TIMEOUT_MS, functionArnRegion, lambdaService } from './lambda-invoke.js';
+import { DEFAULT_INVOKE_TIMEOUT_MS, functionArnRegion, LAMBDA_PROTOCOL } from './lambda-invoke.js';
 import { DEFAULT_PUT_TIMEOUT_MS } from './put-events-send.js';
 import { RECEIVER_OPTIONS } from './replay.js';
 import type { RetryPolicy } from './retry.js';
-import { queueUrlRegion, SQS_MAX_VISIBILITY_SECONDS, SQS_MAX_WAIT_SECONDS, sqsService } from './sqs.js';
+import { queueUrlRegion, SQS_MAX_VISIBILITY_SECONDS, SQS_MAX_WAIT_SECONDS, SQS_PROTOCOL } from './sqs.js';
 
 /** `ebdedup redrive`'s usage and options: the queue, where the events go, and how a run goes. */
 
@@ -233,7 +233,7 @@ export async function parseRedriveOptions(ctx: ResolvedContext): Promise<Redrive
       kind: 'bus',
       bus,
       source: sourceOption('redrive', stringOption(values, 'source')),
-      service: eventsService(busEndpoint, region, credentials, awsTimeoutMs),
+      service: awsService(EVENTS_PROTOCOL, busEndpoint, region, credentials, awsTimeoutMs),
     };
   } else if (functionName !== undefined) {
     // A full ARN says where the function is: its region is the one to call and sign for.
@@ -242,7 +242,7 @@ export async function parseRedriveOptions(ctx: ResolvedContext): Promise<Redrive
     destination = {
       kind: 'function',
       functionName,
-      service: lambdaService(endpoint, functionRegion, credentials, flags.timeoutMs),
+      service: awsService(LAMBDA_PROTOCOL, endpoint, functionRegion, credentials, flags.timeoutMs),
     };
   } else {
     const url = parseReceiverUrl('redrive', stringOption(values, 'url'));
@@ -251,7 +251,13 @@ export async function parseRedriveOptions(ctx: ResolvedContext): Promise<Redrive
   }
   const options: RedriveOptions = {
     queueUrl,
-    sqs: sqsService(queueEndpoint, region, credentials, awsTimeoutMs + SQS_MAX_WAIT_SECONDS * 1000),
+    sqs: awsService(
+      SQS_PROTOCOL,
+      queueEndpoint,
+      region,
+      credentials,
+      awsTimeoutMs + SQS_MAX_WAIT_SECONDS * 1000,
+    ),
     destination,
     dryRun,
     max: intOption('redrive', values, 'max', Number.MAX_SAFE_INTEGER, 1),

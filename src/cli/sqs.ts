@@ -1,6 +1,11 @@
 import type { Agent } from 'undici';
-import { type AwsJsonAnswer, type AwsService, callAwsJson, isRetryableAwsError } from './aws-json.js';
-import type { CredentialSource } from './credentials.js';
+import {
+  type AwsJsonAnswer,
+  type AwsProtocol,
+  type AwsService,
+  callAwsJson,
+  isRetryableAwsError,
+} from './aws-json.js';
 import type { ResolvedContext } from './io.js';
 import { backoffDelay, type RetryPolicy, retryDelay } from './retry.js';
 
@@ -45,14 +50,8 @@ export interface DeleteResult {
   failed: Array<{ id: string; code: string; message: string }>;
 }
 
-export function sqsService(
-  endpoint: URL,
-  region: string,
-  credentials: CredentialSource,
-  timeoutMs: number,
-): AwsService {
-  return { endpoint, region, signingName: 'sqs', contentType: SQS_CONTENT_TYPE, credentials, timeoutMs };
-}
+/** SQS over its JSON protocol. */
+export const SQS_PROTOCOL: AwsProtocol = { signingName: 'sqs', contentType: SQS_CONTENT_TYPE };
 
 /** The region in a queue URL (`https://sqs.eu-west-1.amazonaws.com/…`, `https://eu-west-1.queue.amazonaws.com/…`). */
 export function queueUrlRegion(queueUrl: URL): string | undefined {
